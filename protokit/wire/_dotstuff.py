@@ -1,0 +1,195 @@
+"""Dot-stuffing for SMTP DATA (RFC 5321 section 4.5.2) and POP3 multi-line
+replies (RFC 1939 section 3), incremental and safe across chunk boundaries.
+
+The reader ends a body only at CRLF "." CRLF (the SMTP smuggling class,
+CVE-2023-51764/51765/51766: ``\\n.\\n``, ``\\n.\\r\\n``, ``\\r.\\r\\n`` and
+friends are body bytes, never an end).  Bare CR and LF are reported always and
+handled by policy.
+
+Both directions do their per-byte work in C (``find``, ``count``,
+``replace``); Python runs once per chunk, plus once per bare line ending.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+
+from ._buffer import ReceiveBuffer
+
+__all__ = ["BareLineEndingPolicy", "DotStuffer", "DotUnstuffer"]
+
+_TERMINATOR = b"\r\n.\r\n"
+_LINE_END_ANY = re.compile(rb"\r\n|\r|\n")
+
+
+class BareLineEndingPolicy(enum.Enum):
+    """What a body reader does with a CR or LF that is not part of CRLF."""
+
+    #: Deliver the bytes unchanged and count them; the protocol refuses the
+    #: message once it has ended (SMTP: 550 5.6.0 after the terminator).
+    REJECT = "reject"
+    #: Rewrite each bare CR and bare LF as CRLF, and count them.
+    NORMALIZE = "normalize"
+    #: Deliver the bytes unchanged and count them; the message is accepted.
+    PRESERVE = "preserve"
+
+
+def _count_bare(data: bytearray | bytes, start: int, end: int) -> tuple[int, int]:
+    """Return (bare CR count, bare LF count) in data[start:end]."""
+    crlf = data.count(b"\r\n", start, end)
+    return data.count(b"\r", start, end) - crlf, data.count(b"\n", start, end) - crlf
+
+
+def _held_back(data: bytearray, end: int) -> int:
+    """How many bytes before ``end`` could begin a terminator or a stuffed dot.
+
+    Those bytes stay buffered until more data decides them.
+    """
+    if data.endswith(b"\r\n.\r", 0, end):
+        return 4
+    if data.endswith(b"\r\n.", 0, end):
+        return 3
+    if data.endswith(b"\r\n", 0, end):
+        return 2
+    if data.endswith(b"\r", 0, end):
+        return 1
+    return 0
+
+
+class DotUnstuffer:
+    """Reads one dot-stuffed body out of a :class:`ReceiveBuffer`.
+
+    Call :meth:`read` each time data arrives: it consumes what it can decide
+    on and returns the unstuffed bytes (possibly ``b""``); once it has consumed
+    the terminating CRLF "." CRLF, :attr:`done` is true and whatever follows
+    stays in the buffer for the next command or reply.  The body returned
+    includes the CRLF that ends its last line.
+
+    ``bare_cr`` and ``bare_lf`` count the bare line endings seen, whatever the
+    policy; ``size`` counts the unstuffed bytes returned.
+    """
+
+    __slots__ = ("_at_start", "bare_cr", "bare_lf", "done", "policy", "size")
+
+    def __init__(self, policy: BareLineEndingPolicy = BareLineEndingPolicy.REJECT) -> None:
+        self.policy = policy
+        self.done = False
+        self.bare_cr = 0
+        self.bare_lf = 0
+        self.size = 0
+        self._at_start = True
+
+    def __repr__(self) -> str:
+        return (
+            f"<DotUnstuffer policy={self.policy.value} done={self.done} size={self.size}"
+            f" bare_cr={self.bare_cr} bare_lf={self.bare_lf}>"
+        )
+
+    @property
+    def saw_bare_line_ending(self) -> bool:
+        return bool(self.bare_cr or self.bare_lf)
+
+    def read(self, buffer: ReceiveBuffer, max_chunk: int | None = None) -> bytes:
+        """Consume body bytes from ``buffer``; return them unstuffed.
+
+        ``max_chunk`` bounds how many buffered bytes one call consumes, for
+        callers that hand chunks on to an application.
+        """
+        if self.done:
+            return b""
+        data = buffer.raw
+        out = b""
+        if self._at_start:
+            # The body's first line starts without a preceding CRLF.
+            if data.startswith(b".\r\n"):
+                buffer.consume(3)
+                self.done = True
+                return b""
+            if data and not b".\r\n".startswith(bytes(data[:3])):
+                self._at_start = False
+                if data[0] == 0x2E:  # a stuffed dot on the first line
+                    buffer.consume(1)
+            else:
+                return b""  # empty, ".", or ".\r": undecided
+        limit = len(data) if max_chunk is None else min(len(data), max_chunk)
+        term = data.find(_TERMINATOR, 0, limit + 3 if max_chunk is not None else limit)
+        if term >= 0 and term + 2 <= limit:
+            end = term + 2
+            consumed = term + 5
+            self.done = True
+        else:
+            end = limit - _held_back(data, limit)
+            consumed = end
+        if end <= 0:
+            return out
+        cr, lf = _count_bare(data, 0, end)
+        chunk = bytes(data[:end]).replace(b"\r\n.", b"\r\n")
+        buffer.consume(consumed)
+        if cr or lf:
+            self.bare_cr += cr
+            self.bare_lf += lf
+            if self.policy is BareLineEndingPolicy.NORMALIZE:
+                chunk = _LINE_END_ANY.sub(b"\r\n", chunk)
+        self.size += len(chunk)
+        return chunk
+
+
+class DotStuffer:
+    """Writes a body dot-stuffed, chunk by chunk, and ends it.
+
+    Line endings are normalised on the way out (a bare CR or LF becomes CRLF,
+    so no peer can read one as a line end we did not mean), a "." at the start
+    of any line is doubled, and :meth:`close` always finishes with
+    CRLF "." CRLF, adding the CRLF the last line lacked.  ``size`` counts the
+    normalised body bytes before stuffing (what SMTP SIZE and POP3 octet
+    counts measure).
+    """
+
+    __slots__ = ("_at_line_start", "_held_cr", "closed", "size")
+
+    def __init__(self) -> None:
+        self._at_line_start = True
+        self._held_cr = False
+        self.closed = False
+        self.size = 0
+
+    def __repr__(self) -> str:
+        return f"<DotStuffer size={self.size} closed={self.closed}>"
+
+    def write(self, chunk: bytes | bytearray | memoryview) -> bytes:
+        """Return the wire bytes for ``chunk``; a trailing CR waits for the next."""
+        if self.closed:
+            raise ValueError("write() after close()")
+        data = bytes(chunk)
+        if self._held_cr:
+            data = b"\r" + data
+            self._held_cr = False
+        if data.endswith(b"\r"):
+            data = data[:-1]
+            self._held_cr = True
+        if not data:
+            return b""
+        cr, lf = _count_bare(data, 0, len(data))
+        if cr or lf:
+            data = _LINE_END_ANY.sub(b"\r\n", data)
+        self.size += len(data)
+        stuffed = data.replace(b"\r\n.", b"\r\n..")
+        if self._at_line_start and stuffed.startswith(b"."):
+            stuffed = b"." + stuffed
+        self._at_line_start = stuffed.endswith(b"\r\n")
+        return stuffed
+
+    def close(self) -> bytes:
+        """Return the bytes that end the body: any missing CRLF, then "." CRLF."""
+        if self.closed:
+            raise ValueError("close() called twice")
+        self.closed = True
+        if self._held_cr:
+            self._held_cr = False
+            self.size += 2
+            return b"\r\n.\r\n"
+        if self._at_line_start:
+            return b".\r\n"
+        self.size += 2
+        return _TERMINATOR
