@@ -41,22 +41,6 @@ def _count_bare(data: bytearray | bytes, start: int, end: int) -> tuple[int, int
     return data.count(b"\r", start, end) - crlf, data.count(b"\n", start, end) - crlf
 
 
-def _held_back(data: bytearray, end: int) -> int:
-    """How many bytes before ``end`` could begin a terminator or a stuffed dot.
-
-    Those bytes stay buffered until more data decides them.
-    """
-    if data.endswith(b"\r\n.\r", 0, end):
-        return 4
-    if data.endswith(b"\r\n.", 0, end):
-        return 3
-    if data.endswith(b"\r\n", 0, end):
-        return 2
-    if data.endswith(b"\r", 0, end):
-        return 1
-    return 0
-
-
 class DotUnstuffer:
     """Reads one dot-stuffed body out of a :class:`ReceiveBuffer`.
 
@@ -93,38 +77,58 @@ class DotUnstuffer:
     def read(self, buffer: ReceiveBuffer, max_chunk: int | None = None) -> bytes:
         """Consume body bytes from ``buffer``; return them unstuffed.
 
-        ``max_chunk`` bounds how many buffered bytes one call consumes, for
-        callers that hand chunks on to an application.
+        ``max_chunk`` bounds how many body bytes one call consumes (never
+        below 5, the terminator's length, so that every call can progress),
+        for callers that hand chunks on to an application.
         """
-        if self.done:
-            return b""
         data = buffer.raw
-        out = b""
+        if self.done or not data:
+            return b""
         if self._at_start:
             # The body's first line starts without a preceding CRLF.
-            if data.startswith(b".\r\n"):
-                buffer.consume(3)
-                self.done = True
-                return b""
-            if data and not b".\r\n".startswith(bytes(data[:3])):
-                self._at_start = False
-                if data[0] == 0x2E:  # a stuffed dot on the first line
-                    buffer.consume(1)
-            else:
-                return b""  # empty, ".", or ".\r": undecided
-        limit = len(data) if max_chunk is None else min(len(data), max_chunk)
-        term = data.find(_TERMINATOR, 0, limit + 3 if max_chunk is not None else limit)
+            if data[0] == 0x2E:  # "."
+                if len(data) < 3 and b".\r\n".startswith(data):
+                    return b""  # "." or ".\r": undecided
+                if data.startswith(b".\r\n"):
+                    buffer.consume(3)
+                    self.done = True
+                    return b""
+                buffer.consume(1)  # a stuffed dot on the first line
+                if not data:
+                    self._at_start = False
+                    return b""
+            self._at_start = False
+        n = len(data)
+        limit = n if max_chunk is None else min(n, max(max_chunk, 5))
+        term = data.find(_TERMINATOR, 0, limit + 3)
         if term >= 0 and term + 2 <= limit:
             end = term + 2
             consumed = term + 5
             self.done = True
         else:
-            end = limit - _held_back(data, limit)
+            # Hold back what could begin a terminator or a stuffed dot.
+            last = data[limit - 1]
+            if last == 0x0D:  # ...CR, or ...CRLF.CR
+                end = limit - (4 if data.endswith(b"\r\n.\r", 0, limit) else 1)
+            elif last == 0x0A:
+                end = limit - 2 if data[limit - 2] == 0x0D else limit
+            elif last == 0x2E:
+                end = limit - 3 if data.endswith(b"\r\n.", 0, limit) else limit
+            else:
+                end = limit
             consumed = end
-        if end <= 0:
-            return out
-        cr, lf = _count_bare(data, 0, end)
-        chunk = bytes(data[:end]).replace(b"\r\n.", b"\r\n")
+            if end <= 0:
+                return b""
+        lf = data.count(b"\n", 0, end)
+        cr = data.count(b"\r", 0, end)
+        if lf or cr:
+            crlf = data.count(b"\r\n", 0, end) if lf and cr else 0
+            cr -= crlf
+            lf -= crlf
+        if data.find(b"\r\n.", 0, end) >= 0:
+            chunk = bytes(data[:end].replace(b"\r\n.", b"\r\n"))
+        else:
+            chunk = bytes(data[:end])
         buffer.consume(consumed)
         if cr or lf:
             self.bare_cr += cr
