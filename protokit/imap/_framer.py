@@ -1,0 +1,679 @@
+"""The IMAP framer: cuts a byte stream into complete commands or responses.
+
+Frame first, parse second.  The framer knows only lines and literals
+(RFC 9051 section 4.3): a line that ends with a literal announcement
+(``{n}``, ``{n+}``, ``~{n}``, ``~{n+}``) is followed by exactly ``n`` octets
+and then by another line; a line without one ends the message.  It never
+looks inside a line beyond its first token (the tag) and its last one (the
+announcement), so the grammar can stay in the parser.
+
+What it guarantees:
+
+- Every byte is looked at by C code (``bytes.find``, one anchored regex on a
+  line's last 24 bytes, slicing), once: a line trickling in one byte at a
+  time is scanned once in total, and bytes fed in large chunks are sliced
+  straight out of the chunk the caller handed in (a chunk that is all literal
+  is passed on without a copy).
+- Limits are checked before anything is held: a line is refused as soon as it
+  passes ``max_line`` (then skipped without buffering), a literal at its
+  announcement when it exceeds ``max_literal`` or would push the message past
+  ``max_message``; literals above ``stream_threshold`` are handed on as
+  chunks and never held.
+- A bad message is reported once, as :class:`BadMessage` with the tag
+  recovered from its first line, and the rest of it is then consumed
+  silently: its continuation lines and the bytes of its literals are never
+  framed as messages.  The next message is framed normally.
+
+Literal announcements (RFC 9051 section 9, ``number64 = 1*DIGIT``): leading
+zeros are accepted, as the grammar allows (``{01}`` announces one octet);
+more than 20 digits, a sign, an empty count or anything else between the
+braces is a :class:`MalformedLiteralError` in the server role.  In the client
+role such a line is handed to the parser unchanged, since a response's text
+may end in braces; a well-formed announcement there is always a literal.
+A ``+`` line (a continuation request) never announces a literal.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import deque
+from dataclasses import dataclass
+from typing import Final
+
+from .._sentinel import NEED_DATA, NeedData
+from ..errors import BareLineEndingError, LineTooLongError, LocalProtocolError, RemoteProtocolError
+
+__all__ = [
+    "BadMessage",
+    "FramerEvent",
+    "Framer",
+    "LiteralAnnounced",
+    "LiteralChunk",
+    "LiteralEnd",
+    "LiteralStart",
+    "LiteralTooLargeError",
+    "MalformedLiteralError",
+    "Message",
+    "MessageTooLargeError",
+    "StreamedLiteral",
+]
+
+KIB: Final = 1024
+MIB: Final = 1024 * 1024
+
+#: Defaults from DESIGN.md's limits table.
+SERVER_MAX_LINE: Final = 64 * KIB
+CLIENT_MAX_LINE: Final = 1 * MIB
+MAX_MESSAGE: Final = 64 * MIB
+STREAM_THRESHOLD: Final = 64 * KIB
+#: Literals in one message: bounds the per-fragment overhead of a message
+#: made of many tiny literals (``{0+}`` lines), which max_message alone
+#: would let grow to millions of objects.
+MAX_LITERALS: Final = 100_000
+
+# literal         = "{" number64 ["+"] "}" CRLF *CHAR8
+# literal8        = "~{" number64 ["+"] "}" CRLF *OCTET   (RFC 3516, RFC 7888)
+# number64        = 1*DIGIT
+# Searched from 24 bytes before the line's end (the longest match), so a long
+# line costs nothing more; 20 digits bound int() and exceed number64.
+_ANNOUNCEMENT: Final = re.compile(rb"(~?)\{([0-9]{1,20})(\+?)\}\Z")
+_ANNOUNCEMENT_SPAN: Final = 24
+# What a client meant as an announcement but got wrong: from the line's last
+# "{", no space, quote or brace up to the final "}".  (In a command no valid
+# token ends that way: "{" is not an ATOM-CHAR and a quoted string ends with
+# DQUOTE.)  Matched from that "{", so a long line costs one rfind.
+_MALFORMED: Final = re.compile(rb"\{[^\s\"{}]{0,1048576}\}\Z")
+
+# tag             = 1*<any ASTRING-CHAR except "+">
+# ASTRING-CHAR    = ATOM-CHAR / resp-specials
+# The first token of a line, followed by SP or the end; "*" and "+" (untagged
+# and continuation responses) are not tag characters.  Tags longer than 256
+# octets are not echoed back.
+_TAG: Final = re.compile(rb"([!#$&',\-./0-9:;<=>?@A-Z\[\]^_`a-z|}~]{1,256})(?: |\Z)")
+_TAG_SPAN: Final = 258
+
+# Enough of an over-long line's end to read its announcement from.
+_TAIL: Final = _ANNOUNCEMENT_SPAN + 2
+
+_LF: Final = 0x0A
+_CR: Final = 0x0D
+_PLUS: Final = 0x2B
+
+
+# -- the interface shared with the parser ---------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class StreamedLiteral:
+    """Stands in a :class:`Message` for a literal whose bytes went out as
+    :class:`LiteralChunk` events."""
+
+    length: int
+    binary: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """One complete command or response.
+
+    ``fragments`` alternate line, literal, line, ..., line.  Lines exclude
+    their CRLF; every line but the last ends with its literal announcement
+    exactly as received (``b"{5}"``, ``b"{5+}"``, ``b"~{5}"``).  A literal is
+    its bytes, or a :class:`StreamedLiteral`.
+    """
+
+    fragments: tuple[bytes | StreamedLiteral, ...]
+
+    def __repr__(self) -> str:
+        # A message may be a LOGIN command or a SASL response: sizes only.
+        lines = (len(self.fragments) + 1) // 2
+        size = sum(f.length if isinstance(f, StreamedLiteral) else len(f) for f in self.fragments)
+        return f"Message(<{lines} line(s), {lines - 1} literal(s), {size} bytes>)"
+
+
+# -- events -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LiteralAnnounced:
+    """A line announced a literal; its bytes have not been read yet.
+
+    ``synchronizing`` is true when the framer now waits for the caller: in the
+    server role, for ``{n}`` (the client waits for "+").  The caller sends "+"
+    and calls :meth:`Framer.accept_literal`, or sends ``tag NO``/``BAD`` and
+    calls :meth:`Framer.reject_literal`.  Otherwise (``{n+}``, and every
+    literal a server sends) the bytes are read at once.
+    """
+
+    tag: bytes | None
+    length: int
+    synchronizing: bool
+    binary: bool
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LiteralStart:
+    """A literal above the streaming threshold begins; chunks follow."""
+
+    length: int
+    binary: bool
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LiteralChunk:
+    """Some bytes of a streamed literal, in order."""
+
+    data: bytes
+
+    def __repr__(self) -> str:
+        return f"LiteralChunk(<{len(self.data)} bytes>)"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LiteralEnd:
+    """The streamed literal is complete."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BadMessage:
+    """The message being framed is invalid; the framer consumes the rest of it
+    silently and carries on with the next.
+
+    ``tag`` is the first token of its first line when that is a valid tag.
+    ``error.reply`` is, in the server role, the line to send
+    (``tag BAD ...`` or ``* BAD ...``); ``None`` in the client role.
+    """
+
+    tag: bytes | None
+    error: RemoteProtocolError
+
+
+FramerEvent = Message | LiteralAnnounced | LiteralStart | LiteralChunk | LiteralEnd | BadMessage
+
+
+# -- errors -------------------------------------------------------------------------
+
+
+class LiteralTooLargeError(RemoteProtocolError):
+    """A literal's announced length exceeds ``max_literal`` or would take its
+    message past ``max_message``.  Reported before any of its bytes is read."""
+
+    def __init__(
+        self, message: str, *, length: int, limit: int, synchronizing: bool, reply: bytes | None
+    ) -> None:
+        super().__init__(message, reply=reply)
+        self.length = length
+        self.limit = limit
+        self.synchronizing = synchronizing
+
+
+class MessageTooLargeError(RemoteProtocolError):
+    """A message's lines and literals add up past ``max_message``, or it holds
+    more than ``max_literals`` literals."""
+
+    def __init__(self, message: str, *, limit: int, reply: bytes | None) -> None:
+        super().__init__(message, reply=reply)
+        self.limit = limit
+
+
+class MalformedLiteralError(RemoteProtocolError):
+    """A command line ends in braces that are not a literal announcement
+    (``{}``, ``{-1}``, ``{x}``, more than 20 digits)."""
+
+
+# -- the framer ---------------------------------------------------------------------
+
+# States.  Plain ints: compared on every call.  Those below _START_OR_END
+# read input; the others emit an event without reading.
+_LINE: Final = 0  # reading a line
+_LITERAL: Final = 1  # reading a literal held in memory
+_STREAM: Final = 2  # reading a streamed literal
+_DRAIN: Final = 3  # discarding a poisoned message's literal
+_SKIP: Final = 4  # discarding the rest of an over-long line
+_START_OR_END: Final = 5
+_START: Final = 5  # about to emit LiteralStart
+_END: Final = 6  # about to emit LiteralEnd
+_DECIDE: Final = 7  # server: a synchronizing literal awaits accept/reject
+
+_STATE_NAMES: Final = ("line", "literal", "stream", "drain", "skip", "start", "end", "decide")
+
+
+def _tag_of(line: bytes | bytearray) -> bytes | None:
+    m = _TAG.match(line, 0, _TAG_SPAN)
+    return bytes(m.group(1)) if m else None
+
+
+class Framer:
+    """Splits received bytes into :class:`Message` events, and the literal
+    events around them.
+
+    ``server=True`` frames commands (a client's ``{n}`` waits for "+");
+    ``server=False`` frames responses (a server's literal bytes follow its
+    announcement at once).  Feed bytes with :meth:`feed`; call
+    :meth:`next_event` until it returns ``NEED_DATA``.
+    """
+
+    __slots__ = (
+        "_data",
+        "_drain",
+        "_first",
+        "_fragments",
+        "_line",
+        "_literal_binary",
+        "_literals",
+        "_parts",
+        "_pending",
+        "_poisoned",
+        "_pos",
+        "_queue",
+        "_remaining",
+        "_size",
+        "_state",
+        "_tail",
+        "max_line",
+        "max_literal",
+        "max_literals",
+        "max_message",
+        "server",
+        "stream_threshold",
+    )
+
+    def __init__(
+        self,
+        *,
+        server: bool,
+        max_line: int | None = None,
+        max_literal: int = MAX_MESSAGE,
+        max_message: int = MAX_MESSAGE,
+        stream_threshold: int = STREAM_THRESHOLD,
+        max_literals: int = MAX_LITERALS,
+    ) -> None:
+        if max_line is None:
+            max_line = SERVER_MAX_LINE if server else CLIENT_MAX_LINE
+        for name, value in (
+            ("max_line", max_line),
+            ("max_literal", max_literal),
+            ("max_message", max_message),
+            ("stream_threshold", stream_threshold),
+            ("max_literals", max_literals),
+        ):
+            if value < 0:
+                raise ValueError(f"{name} must be >= 0")
+        self.server = server
+        self.max_line = max_line
+        self.max_literal = max_literal
+        self.max_message = max_message
+        self.stream_threshold = stream_threshold
+        self.max_literals = max_literals
+        # Input: the chunk being read and where; chunks fed after it.
+        self._data = b""
+        self._pos = 0
+        self._queue: deque[bytes] = deque()
+        # A line carried over from earlier chunks (never more than max_line + 1).
+        self._line = bytearray()
+        self._state = _LINE
+        # The message being framed.
+        self._fragments: list[bytes | StreamedLiteral] = []
+        self._first: bytes = b""
+        self._size = 0
+        self._literals = 0
+        self._poisoned = False
+        # The literal being read: octets still to come, parts read so far.
+        self._remaining = 0
+        self._parts: list[bytes] = []
+        self._literal_binary = False
+        # A poisoned message's literal being drained: whether a line follows.
+        self._drain = 0
+        # The last bytes of a line being skipped.
+        self._tail = b""
+        # The announcement awaiting accept/reject: (line, length, binary).
+        self._pending: tuple[bytes, int, bool] | None = None
+
+    def __repr__(self) -> str:
+        role = "server" if self.server else "client"
+        return (
+            f"<Framer {role} state={_STATE_NAMES[self._state]}"
+            f" fragments={len(self._fragments)} poisoned={self._poisoned}>"
+        )
+
+    # -- input ------------------------------------------------------------------
+
+    def feed(self, data: bytes | bytearray | memoryview) -> None:
+        """Append received bytes.  ``b""`` is ignored: end of stream is the
+        connection's business (see :attr:`mid_message`)."""
+        if not data:
+            return
+        chunk = data if type(data) is bytes else bytes(data)
+        if self._pos >= len(self._data) and not self._queue:
+            self._data = chunk
+            self._pos = 0
+        else:
+            self._queue.append(chunk)
+
+    @property
+    def mid_message(self) -> bool:
+        """Whether part of a message (or of a line) has been received: at end
+        of stream, that message was cut short."""
+        return bool(self._fragments or self._line or self._state != _LINE or self._poisoned)
+
+    def _advance(self) -> bool:
+        """Move to the next fed chunk; return whether there was one."""
+        if self._queue:
+            self._data = self._queue.popleft()
+            self._pos = 0
+            return True
+        self._data = b""
+        self._pos = 0
+        return False
+
+    # -- the caller's answer to a synchronizing literal --------------------------
+
+    def accept_literal(self) -> None:
+        """The server sent "+": read the announced literal."""
+        pending = self._pending
+        if self._state != _DECIDE or pending is None:
+            raise LocalProtocolError("no synchronizing literal awaits an answer")
+        self._pending = None
+        _, length, binary = pending
+        self._begin_literal(length, binary)
+
+    def reject_literal(self) -> None:
+        """The server refused the literal (tagged NO or BAD): drop the partial
+        command.  The client sends no literal bytes after a refusal."""
+        if self._state != _DECIDE or self._pending is None:
+            raise LocalProtocolError("no synchronizing literal awaits an answer")
+        self._pending = None
+        self._reset()
+
+    # -- output -------------------------------------------------------------------
+
+    def next_event(self) -> FramerEvent | NeedData:
+        """Return the next event, or ``NEED_DATA``.
+
+        Raises :class:`LocalProtocolError` if called while a synchronizing
+        literal awaits :meth:`accept_literal` or :meth:`reject_literal`.
+        """
+        while True:
+            state = self._state
+            if self._pos >= len(self._data) and state < _START_OR_END and not self._advance():
+                return NEED_DATA
+            if state == _LINE:
+                event = self._read_line()
+            elif state == _LITERAL:
+                self._read_literal()
+                event = None
+            elif state == _STREAM:
+                event = self._read_stream()
+            elif state == _START:
+                self._state = _STREAM
+                return LiteralStart(length=self._remaining, binary=self._literal_binary)
+            elif state == _END:
+                self._state = _LINE
+                return LiteralEnd()
+            elif state == _DRAIN:
+                self._read_drain()
+                event = None
+            elif state == _SKIP:
+                self._read_skip()
+                event = None
+            else:  # _DECIDE
+                raise LocalProtocolError(
+                    "a synchronizing literal awaits accept_literal() or reject_literal()"
+                )
+            if event is not None:
+                return event
+
+    # -- lines ----------------------------------------------------------------------
+
+    def _read_line(self) -> FramerEvent | None:
+        data = self._data
+        pos = self._pos
+        carried = self._line
+        # Search no further than the longest acceptable line (CR LF included):
+        # whatever is carried holds no LF and at most max_line + 1 octets.
+        room = self.max_line + 2 - len(carried)
+        lf = data.find(b"\n", pos, pos + room)
+        if lf < 0:
+            if len(data) - pos >= room:
+                # max_line + 2 octets without a LF: too long, whatever follows.
+                return self._line_too_long()
+            carried += memoryview(data)[pos:]
+            self._pos = len(data)
+            return None
+        self._pos = lf + 1
+        if carried:
+            carried += memoryview(data)[pos : lf + 1]
+            raw: bytes | bytearray = carried
+            start, end = 0, len(carried)
+        else:
+            raw, start, end = data, pos, lf + 1
+        # raw[start:end] is the line and its LF.
+        if end - start >= 2 and raw[end - 2] == _CR:
+            stop = end - 2
+            if raw.find(b"\r", start, stop) < 0:
+                line = bytes(raw[start:stop])
+                carried.clear()
+                return self._line_done(line)
+            text = "line holds a bare CR"
+        else:
+            stop = end - 1
+            text = "line ended with a bare LF"
+        whole = bytes(raw[start:end])
+        carried.clear()
+        return self._bad_line(whole, whole[: stop - start], text)
+
+    def _line_done(self, line: bytes) -> FramerEvent | None:
+        """A complete, well-terminated line (without CRLF)."""
+        if self._poisoned:
+            self._poisoned_line_end(line)
+            return None
+        fragments = self._fragments
+        if not fragments:
+            self._first = line
+        fragments.append(line)
+        self._size += len(line) + 2
+        if self._size > self.max_message:
+            return self._poison(
+                MessageTooLargeError(
+                    f"message larger than {self.max_message} octets",
+                    limit=self.max_message,
+                    reply=self._reply(b"[TOOBIG] Message too large"),
+                ),
+                line,
+            )
+        m = None
+        if line[-1:] == b"}" and (self.server or self._first[:1] != b"+"):
+            m = _ANNOUNCEMENT.search(line, len(line) - _ANNOUNCEMENT_SPAN)
+        if m is None:
+            if self.server and line[-1:] == b"}" and _MALFORMED.match(line, line.rfind(b"{")):
+                return self._poison(
+                    MalformedLiteralError(
+                        "malformed literal announcement",
+                        reply=self._reply(b"Malformed literal announcement"),
+                    ),
+                    line,
+                )
+            event = Message(tuple(fragments))
+            self._reset()
+            return event
+        binary = bool(m.group(1))
+        length = int(m.group(2))
+        synchronizing = self.server and not m.group(3)
+        self._literals += 1
+        if self._literals > self.max_literals:
+            return self._poison(
+                MessageTooLargeError(
+                    f"more than {self.max_literals} literals in one message",
+                    limit=self.max_literals,
+                    reply=self._reply(b"[TOOBIG] Too many literals"),
+                ),
+                line,
+            )
+        if length > self.max_literal or self._size + length > self.max_message:
+            limit = (
+                self.max_literal
+                if length > self.max_literal
+                else max(0, self.max_message - self._size)
+            )
+            return self._poison(
+                LiteralTooLargeError(
+                    f"literal of {length} octets exceeds the limit of {limit}",
+                    length=length,
+                    limit=limit,
+                    synchronizing=synchronizing,
+                    reply=self._reply(b"[TOOBIG] Literal too large"),
+                ),
+                line,
+            )
+        self._size += length
+        tag = _tag_of(self._first)
+        if synchronizing:
+            self._state = _DECIDE
+            self._pending = (line, length, binary)
+        else:
+            self._begin_literal(length, binary)
+        return LiteralAnnounced(tag=tag, length=length, synchronizing=synchronizing, binary=binary)
+
+    def _begin_literal(self, length: int, binary: bool) -> None:
+        self._remaining = length
+        self._literal_binary = binary
+        if length > self.stream_threshold:
+            self._fragments.append(StreamedLiteral(length, binary))
+            self._state = _START
+        elif length:
+            self._state = _LITERAL
+        else:
+            self._fragments.append(b"")
+            self._state = _LINE
+
+    def _reset(self) -> None:
+        """Start a new message."""
+        self._fragments = []
+        self._first = b""
+        self._size = 0
+        self._literals = 0
+        self._poisoned = False
+        self._state = _LINE
+
+    # -- literals -------------------------------------------------------------------
+
+    def _read_literal(self) -> None:
+        remaining = self._remaining
+        data = self._data
+        pos = self._pos
+        take = min(remaining, len(data) - pos)
+        if take:
+            part = data if pos == 0 and take == len(data) else data[pos : pos + take]
+            self._pos = pos + take
+            remaining -= take
+            self._remaining = remaining
+            self._parts.append(part)
+        if remaining:
+            return
+        parts = self._parts
+        self._fragments.append(parts[0] if len(parts) == 1 else b"".join(parts))
+        self._parts = []
+        self._state = _LINE
+        return
+
+    def _read_stream(self) -> LiteralChunk:
+        data = self._data
+        pos = self._pos
+        take = min(self._remaining, len(data) - pos)
+        chunk = data if pos == 0 and take == len(data) else data[pos : pos + take]
+        self._pos = pos + take
+        self._remaining -= take
+        if not self._remaining:
+            self._state = _END
+        return LiteralChunk(data=chunk)
+
+    # -- poisoned messages ----------------------------------------------------------
+
+    def _reply(self, text: bytes) -> bytes | None:
+        if not self.server:
+            return None
+        tag = _tag_of(self._first) if self._first else None
+        return (tag or b"*") + b" BAD " + text + b"\r\n"
+
+    def _poison(self, error: RemoteProtocolError, line: bytes) -> BadMessage:
+        """Report the message as bad; consume the rest of it after ``line``."""
+        tag = _tag_of(self._first) if self._first else None
+        self._poisoned = True
+        self._fragments = []
+        self._parts = []
+        self._poisoned_line_end(line)
+        return BadMessage(tag=tag, error=error)
+
+    def _bad_line(self, whole: bytes, line: bytes, text: str) -> BadMessage | None:
+        """A line with a bare CR or LF: ``whole`` as received, ``line``
+        without its line ending."""
+        if self._poisoned:
+            self._poisoned_line_end(line)
+            return None
+        if not self._fragments:
+            self._first = line[:_TAG_SPAN]
+        reply = self._reply(b"Lines end with CRLF and hold no bare CR")
+        return self._poison(BareLineEndingError(text, line=whole, reply=reply), line)
+
+    def _poisoned_line_end(self, line: bytes) -> None:
+        """The end of a line of a poisoned message: consume its literal, if it
+        announces one the sender will send; else the message is over."""
+        if line[-1:] == b"}" and (self.server or self._first[:1] != b"+"):
+            m = _ANNOUNCEMENT.search(line, len(line) - _ANNOUNCEMENT_SPAN)
+            # A client waits for "+" before a synchronizing literal: none comes.
+            if m is not None and not (self.server and not m.group(3)):
+                self._drain = int(m.group(2))
+                self._state = _DRAIN if self._drain else _LINE
+                return
+        self._reset()
+
+    def _read_drain(self) -> None:
+        take = min(self._drain, len(self._data) - self._pos)
+        self._pos += take
+        self._drain -= take
+        if not self._drain:
+            self._state = _LINE
+
+    # -- over-long lines ------------------------------------------------------------
+
+    def _line_too_long(self) -> BadMessage | None:
+        """The line being read is past max_line: skip it (see _read_skip)."""
+        carried = self._line
+        if not self._fragments and not self._poisoned:
+            head = bytes(carried[:_TAG_SPAN])
+            if len(head) < _TAG_SPAN:
+                head += self._data[self._pos : self._pos + _TAG_SPAN - len(head)]
+            self._first = head
+        # Keep only the end, to read an announcement from once the line ends.
+        self._tail = bytes(carried[-_TAIL:])
+        carried.clear()
+        self._state = _SKIP
+        if self._poisoned:
+            return None
+        error = LineTooLongError(
+            f"line longer than {self.max_line} octets",
+            limit=self.max_line,
+            complete=False,
+            reply=self._reply(b"[TOOBIG] Line too long"),
+        )
+        tag = _tag_of(self._first)
+        self._poisoned = True
+        self._fragments = []
+        return BadMessage(tag=tag, error=error)
+
+    def _read_skip(self) -> None:
+        data = self._data
+        pos = self._pos
+        lf = data.find(b"\n", pos)
+        if lf < 0:
+            self._tail = (self._tail + data[max(pos, len(data) - _TAIL) :])[-_TAIL:]
+            self._pos = len(data)
+            return
+        self._pos = lf + 1
+        tail = (self._tail + data[max(pos, lf - _TAIL) : lf])[-_TAIL:]
+        self._tail = b""
+        self._state = _LINE
+        if tail.endswith(b"\r"):
+            tail = tail[:-1]
+        self._poisoned_line_end(tail)
+        return
