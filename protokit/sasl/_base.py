@@ -21,13 +21,15 @@ calls :meth:`ServerMechanism.cancel`.
 from __future__ import annotations
 
 import abc
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import ClassVar, TypedDict
 
 from ..errors import LocalProtocolError, RemoteProtocolError
 from ..wire._secret import Secret
 
 __all__ = [
+    "MAX_STEPS",
     "AuthenticationFailed",
     "Challenge",
     "ClientMechanism",
@@ -35,6 +37,7 @@ __all__ = [
     "Request",
     "SASLError",
     "ServerMechanism",
+    "ServerOptions",
     "Step",
     "Success",
 ]
@@ -103,8 +106,9 @@ Step = Challenge | Request | Success | Failure
 class ClientMechanism(abc.ABC):
     """One client-side exchange.  Use a new instance for every attempt."""
 
-    #: The IANA mechanism name, e.g. "SCRAM-SHA-256".
-    name: ClassVar[str]
+    #: The IANA mechanism name, e.g. "SCRAM-SHA-256".  Set on every concrete
+    #: class; the generic SCRAM classes set it per instance.
+    name: str
     #: True where the mechanism reveals a reusable secret (PLAIN, LOGIN): send
     #: it only under TLS unless the user explicitly allows otherwise.
     plaintext: ClassVar[bool] = False
@@ -138,18 +142,40 @@ class ClientMechanism(abc.ABC):
         return f"<{type(self).__name__} {self.name}>"
 
 
-class ServerMechanism(abc.ABC):
-    """One server-side exchange.  Use a new instance for every attempt."""
+class ServerOptions(TypedDict, total=False):
+    """Keyword options every server mechanism takes (see :class:`ServerMechanism`)."""
 
-    name: ClassVar[str]
+    max_steps: int
+    success_data_as_challenge: bool
+
+
+class ServerMechanism(abc.ABC):
+    """One server-side exchange.  Use a new instance for every attempt.
+
+    ``max_steps`` bounds the client responses one exchange may take.
+    ``success_data_as_challenge``: for protocols that cannot carry additional
+    data with success (SMTP, POP3, IMAP4rev1), a :class:`Success` with ``data``
+    is returned as a :class:`Challenge` carrying that data; the client must
+    answer it with an empty response, and :meth:`receive` then returns the
+    :class:`Success` (without data).  Any other answer is a :class:`Failure`.
+    """
+
+    name: str
     plaintext: ClassVar[bool] = False
     client_first: ClassVar[bool] = True
 
-    def __init__(self, *, max_steps: int = MAX_STEPS) -> None:
+    def __init__(
+        self, *, max_steps: int = MAX_STEPS, success_data_as_challenge: bool = False
+    ) -> None:
+        if max_steps < 1:
+            raise ValueError("max_steps must be at least 1")
         self.max_steps = max_steps
+        self.success_data_as_challenge = success_data_as_challenge
         self._steps = 0
         self._done = False
+        self._started = False
         self._pending: Request | None = None
+        self._final: Success | None = None
 
     @property
     def done(self) -> bool:
@@ -157,16 +183,30 @@ class ServerMechanism(abc.ABC):
 
     def start(self, initial: bytes | None) -> Step:
         """Begin with the client's initial response (``None`` when absent)."""
+        if self._started:
+            raise LocalProtocolError(f"{self.name}: the exchange has already started")
+        self._started = True
         return self._advance(lambda: self._start(initial))
 
     def receive(self, response: bytes) -> Step:
         """Take the client's response to the last challenge."""
+        if not self._started:
+            raise LocalProtocolError(f"{self.name}: call start() first")
         if self._pending is not None:
             raise LocalProtocolError(f"{self.name}: answer the pending request first")
+        if self._done:
+            raise LocalProtocolError(f"{self.name}: the exchange is over")
         self._steps += 1
         if self._steps > self.max_steps:
             self._done = True
             return Failure(reason=f"{self.name}: too many steps")
+        final = self._final
+        if final is not None:
+            # The client's answer to the success data sent as a challenge.
+            self._done = True
+            if response:
+                return Failure(reason=f"{self.name}: expected an empty response")
+            return final
         return self._advance(lambda: self._receive(response))
 
     def answer(self, result: object) -> Step:
@@ -183,10 +223,9 @@ class ServerMechanism(abc.ABC):
         self._pending = None
         return Failure(reason=f"{self.name}: cancelled by the client")
 
-    def _advance(self, fn: object) -> Step:
+    def _advance(self, fn: Callable[[], Step]) -> Step:
         if self._done:
             raise LocalProtocolError(f"{self.name}: the exchange is over")
-        assert callable(fn)
         try:
             step: Step = fn()
         except RemoteProtocolError as exc:
@@ -196,6 +235,11 @@ class ServerMechanism(abc.ABC):
             return Failure(reason=exc.message)
         if isinstance(step, Request):
             self._pending = step
+        elif (
+            isinstance(step, Success) and step.data is not None and self.success_data_as_challenge
+        ):
+            self._final = Success(authcid=step.authcid, authzid=step.authzid)
+            return Challenge(data=step.data)
         elif isinstance(step, (Success, Failure)):
             self._done = True
         return step
