@@ -11,7 +11,6 @@ from ..errors import BareLineEndingError, LineTooLongError
 
 __all__ = ["ReceiveBuffer"]
 
-_LF = 0x0A
 _CR = 0x0D
 
 
@@ -26,25 +25,36 @@ class ReceiveBuffer:
     limit is passed, without buffering further into it.
     """
 
-    __slots__ = ("_data", "_searched")
+    __slots__ = ("_data", "_searched", "_start")
 
     def __init__(self, data: bytes = b"") -> None:
         self._data = bytearray(data)
-        # Offset up to which self._data is known to hold no LF.
+        # Bytes before _start are consumed but not yet deleted: lines are
+        # handed out by moving _start, and the array is compacted once per
+        # feed, not once per line.
+        self._start = 0
+        # Absolute offset up to which self._data is known to hold no LF.
         self._searched = 0
 
     def __len__(self) -> int:
-        return len(self._data)
+        return len(self._data) - self._start
 
     def __bool__(self) -> bool:
-        return bool(self._data)
+        return len(self._data) > self._start
 
     def __repr__(self) -> str:
         # The contents may be an AUTH line: show only the size.
-        return f"<ReceiveBuffer {len(self._data)} bytes>"
+        return f"<ReceiveBuffer {len(self)} bytes>"
+
+    def _compact(self) -> None:
+        if self._start:
+            del self._data[: self._start]
+            self._searched = max(0, self._searched - self._start)
+            self._start = 0
 
     def feed(self, data: bytes | bytearray | memoryview) -> None:
         """Append received bytes."""
+        self._compact()
         self._data += data
 
     @property
@@ -53,17 +63,21 @@ class ReceiveBuffer:
 
         Whoever consumes through this must call :meth:`consume`.
         """
+        self._compact()
         return self._data
 
     def consume(self, n: int) -> None:
         """Drop the first ``n`` buffered bytes."""
+        self._compact()
         del self._data[:n]
         self._searched = max(0, self._searched - n)
 
     def _take(self, n: int) -> bytes:
-        out = bytes(self._data[:n])
-        del self._data[:n]
-        self._searched = max(0, self._searched - n)
+        start = self._start
+        out = bytes(self._data[start : start + n])
+        self._start = start + n
+        if self._searched < self._start:
+            self._searched = self._start
         return out
 
     def extract_line(self, max_length: int) -> bytes | None:
@@ -73,24 +87,23 @@ class ReceiveBuffer:
         counts the line's bytes without the terminator.
         """
         data = self._data
-        lf = data.find(b"\n", self._searched, max_length + 2)
+        start = self._start
+        searched = self._searched
+        lf = data.find(b"\n", searched if searched > start else start, start + max_length + 2)
         if lf < 0:
             self._searched = len(data)
-            if len(data) > max_length + 1:
+            if len(data) - start > max_length + 1:
                 # No line end within the limit: report before holding more.
                 raise LineTooLongError(
                     f"line longer than {max_length} bytes", limit=max_length, complete=False
                 )
             return None
-        self._searched = 0
-        if lf == 0 or data[lf - 1] != _CR:
-            line = self._take(lf + 1)
-            raise BareLineEndingError("line ended with a bare LF", line=line)
-        if data.find(b"\r", 0, lf - 1) >= 0:
-            line = self._take(lf + 1)
-            raise BareLineEndingError("line holds a bare CR", line=line)
-        line = bytes(data[: lf - 1])
-        del data[: lf + 1]
+        if lf == start or data[lf - 1] != _CR:
+            raise BareLineEndingError("line ended with a bare LF", line=self._take(lf + 1 - start))
+        if data.find(b"\r", start, lf - 1) >= 0:
+            raise BareLineEndingError("line holds a bare CR", line=self._take(lf + 1 - start))
+        line = bytes(data[start : lf - 1])
+        self._start = self._searched = lf + 1
         return line
 
     def skip_line(self) -> bool:
@@ -100,20 +113,19 @@ class ReceiveBuffer:
         arrives until it returns ``True``.  Never buffers the skipped bytes.
         """
         data = self._data
-        lf = data.find(b"\n")
+        lf = data.find(b"\n", self._start)
         if lf < 0:
             data.clear()
-            self._searched = 0
+            self._start = self._searched = 0
             return False
-        self.consume(lf + 1)
-        self._searched = 0
+        self._start = self._searched = lf + 1
         return True
 
     def extract_exactly(self, n: int) -> bytes | None:
         """Remove and return exactly ``n`` bytes, or ``None`` if fewer are buffered."""
         if n < 0:
             raise ValueError("n must be >= 0")
-        if len(self._data) < n:
+        if len(self) < n:
             return None
         return self._take(n)
 
@@ -124,11 +136,11 @@ class ReceiveBuffer:
         """
         if n < 0:
             raise ValueError("n must be >= 0")
-        return self._take(min(n, len(self._data)))
+        return self._take(min(n, len(self)))
 
     def extract_all(self) -> bytes:
         """Remove and return everything buffered."""
-        return self._take(len(self._data))
+        return self._take(len(self))
 
     def startswith(self, prefix: bytes) -> bool:
-        return self._data.startswith(prefix)
+        return self._data.startswith(prefix, self._start)

@@ -44,10 +44,12 @@ def test_search_resumes_where_it_stopped() -> None:
     for i, b in enumerate(b"abcdefgh"):
         buf.feed(bytes([b]))
         assert buf.extract_line(100) is None
-        assert buf._searched == i + 1
+        assert buf._searched == i + 1  # absolute offset: nothing consumed yet
     buf.feed(b"\r\n")
     assert buf.extract_line(100) == b"abcdefgh"
-    assert buf._searched == 0
+    buf.feed(b"xy")
+    assert buf.extract_line(100) is None
+    assert buf._searched == 2  # compacted on feed, and the new bytes searched
 
 
 def test_bare_lf_is_reported_with_the_line_consumed() -> None:
@@ -184,3 +186,63 @@ def test_arbitrary_bytes_raise_only_protocol_errors(data: bytes, cuts: list[int]
             except BareLineEndingError:
                 pass
     assert len(buf) <= 17
+
+
+ops_st = st.lists(
+    st.one_of(
+        st.tuples(st.just("feed"), st.binary(max_size=12)),
+        st.tuples(st.just("line"), st.integers(0, 20)),
+        st.tuples(st.just("exactly"), st.integers(0, 10)),
+        st.tuples(st.just("at_most"), st.integers(0, 10)),
+        st.tuples(st.just("consume"), st.integers(0, 10)),
+    ),
+    max_size=40,
+)
+
+
+@given(ops_st)
+def test_operations_match_a_plain_bytes_model(ops: list[tuple[str, object]]) -> None:
+    buf = ReceiveBuffer()
+    model = b""
+    for op, arg in ops:
+        if op == "feed":
+            assert isinstance(arg, bytes)
+            buf.feed(arg)
+            model += arg
+        elif op == "line":
+            assert isinstance(arg, int)
+            lf = model.find(b"\n")
+            try:
+                got = buf.extract_line(arg)
+            except LineTooLongError:
+                assert (lf < 0 or lf > arg + 1) and len(model) > arg + 1
+                buf.skip_line()
+                model = b"" if lf < 0 else model[lf + 1 :]
+                continue
+            except BareLineEndingError as exc:
+                assert exc.line == model[: lf + 1]  # noqa: PT017
+                model = model[lf + 1 :]
+                continue
+            if got is None:
+                assert lf < 0
+            else:
+                assert model[: lf + 1] == got + b"\r\n"
+                model = model[lf + 1 :]
+        elif op == "exactly":
+            assert isinstance(arg, int)
+            got = buf.extract_exactly(arg)
+            assert got == (model[:arg] if len(model) >= arg else None)
+            if got is not None:
+                model = model[arg:]
+        elif op == "at_most":
+            assert isinstance(arg, int)
+            assert buf.extract_at_most(arg) == model[:arg]
+            model = model[arg:]
+        else:
+            assert isinstance(arg, int)
+            n = min(arg, len(buf))
+            assert bytes(buf.raw[:n]) == model[:n]
+            buf.consume(n)
+            model = model[n:]
+        assert len(buf) == len(model)
+        assert buf.startswith(model[:3])
