@@ -9,12 +9,15 @@ PYTHON=${PYTHON:-python3}
 if [ ! -x .venv/bin/python ]; then
     "$PYTHON" -m venv .venv
 fi
-.venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip
-.venv/bin/python -m pip install -q --disable-pip-version-check -e ".[test]"
+# (this machine's pip configuration names local wheel folders that may be
+# absent; pip warns about each, which is noise here)
+quiet_pip() { .venv/bin/python -m pip "$@" 2> >(grep -v "^WARNING: Location" >&2); }
+quiet_pip install -q --disable-pip-version-check --upgrade pip
+quiet_pip install -q --disable-pip-version-check -e ".[test]"
 
 echo "== ruff"
-.venv/bin/ruff check .
-.venv/bin/ruff format --check .
+.venv/bin/ruff check protokit tests benchmarks
+.venv/bin/ruff format --check protokit tests benchmarks
 echo "== mypy --strict"
 .venv/bin/mypy
 echo "== the core imports only the standard library"
