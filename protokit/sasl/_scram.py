@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Final, TypedDict, Unpack
 
 from ..errors import LocalProtocolError
-from ..wire._sasl import b64decode_strict, b64encode
+from ..wire._sasl import InvalidBase64Error, b64decode_strict, b64encode
 from ..wire._secret import Secret
 from ._base import (
     AuthenticationFailed,
@@ -80,6 +80,13 @@ class LookupScramCredentials(Request):
 
     authcid: str
     authzid: str | None
+
+
+def _b64(data: bytes, what: str) -> bytes:
+    try:
+        return b64decode_strict(data)
+    except InvalidBase64Error:
+        raise SASLError(f"{what}: invalid base64") from None
 
 
 def _xor(a: bytes, b: bytes) -> bytes:
@@ -217,7 +224,7 @@ class ScramClient(ClientMechanism):
             nonce[: len(self._nonce)], self._nonce
         ):
             raise AuthenticationFailed(f"{what}: the server nonce does not start with ours")
-        salt = b64decode_strict(salt_b64)
+        salt = _b64(salt_b64, what)
         if not salt:
             raise SASLError(f"{what}: empty salt")
         if not _POSIT.fullmatch(iterations_raw):
@@ -249,7 +256,7 @@ class ScramClient(ClientMechanism):
         if pairs[0][0] != b"v":
             raise SASLError(f"{what}: malformed server-final-message")
         _check_extensions(pairs[1:], what)
-        signature = b64decode_strict(pairs[0][1])
+        signature = _b64(pairs[0][1], what)
         if not hmac.compare_digest(signature, self._server_signature):
             raise AuthenticationFailed(f"{what}: the server signature does not verify")
         self._verified = True
@@ -395,8 +402,8 @@ class ScramServer(ServerMechanism):
         if len(pairs) < 2 or pairs[0][0] != b"c" or pairs[1][0] != b"r":
             raise SASLError(f"{what}: malformed client-final-message")
         _check_extensions(pairs[2:], what)
-        cbind = b64decode_strict(pairs[0][1])
-        proof = b64decode_strict(proof_b64)
+        cbind = _b64(pairs[0][1], what)
+        proof = _b64(proof_b64, what)
         if not hmac.compare_digest(pairs[1][1], self._nonce):
             raise SASLError(f"{what}: the nonce does not match")
         expected_cbind = self._gs2 + (self._cb_data or b"" if self.plus else b"")
