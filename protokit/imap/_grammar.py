@@ -1,0 +1,177 @@
+"""Every regular expression of the IMAP codec, with the RFC rule it implements.
+
+Rules are quoted from RFC 9051 section 9 (and RFC 3501 section 9 where rev1
+differs).  Every repetition is bounded.  Deliberate leniencies towards real
+servers are named ``LENIENT-*`` beside the pattern that implements them; the
+writer never produces any of them.
+
+The parser works in two steps: a message's lines are first cut into a tree of
+generic values by one master regex (:data:`TOKEN`) and an explicit stack
+(``_tokens.py``); typed builders then read that tree.  The patterns below that
+validate single values (tags, atoms, sequence sets, dates) are used both by
+the builders and by the constructors of the types, so that "valid by
+construction" and "what the parser accepts" are the same rule.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Final
+
+# Longest atom or number we tokenize in one piece.  A longer run is split by
+# the regex engine into two adjacent atoms, which the tokenizer rejects as a
+# missing separator: so the bound is enforced without a special case.
+MAX_ATOM: Final = 4096
+MAX_QUOTED: Final = 1 << 20
+
+# atom            = 1*ATOM-CHAR
+# ATOM-CHAR       = <any CHAR except atom-specials>
+# atom-specials   = "(" / ")" / "{" / SP / CTL / list-wildcards /
+#                   quoted-specials / resp-specials
+# list-wildcards  = "%" / "*"
+# quoted-specials = DQUOTE / "\"
+# resp-specials   = "]"
+ATOM_CHARS: Final = rb"!#$&'+,\-./0-9:;<=>?@A-Z\[^_`a-z|}~"
+ATOM: Final = re.compile(rb"[" + ATOM_CHARS + rb"]{1,%d}\Z" % MAX_ATOM)
+
+# ASTRING-CHAR    = ATOM-CHAR / resp-specials
+ASTRING_ATOM: Final = re.compile(rb"[" + ATOM_CHARS + rb"\]]{1,%d}\Z" % MAX_ATOM)
+
+# tag             = 1*<any ASTRING-CHAR except "+">
+TAG: Final = re.compile(rb"[!#$&',\-./0-9:;<=>?@A-Z\[\]^_`a-z|}~]{1,%d}\Z" % 256)
+
+# flag-keyword    = "$MDNSent" / "$Forwarded" / ... / atom
+# flag-extension  = "\" atom
+# flag-perm       = flag / "\*"
+FLAG: Final = re.compile(rb"(?:\\?[" + ATOM_CHARS + rb"]{1,%d}|\\\*)\Z" % MAX_ATOM)
+
+# The master token of the data grammar, used for every argument list of a
+# command and every data part of a response.  Each match is one token with
+# the single space that precedes it, if any: an atom-like word, a quoted
+# string (quotes included), or one other character ("(", ")", or an error).
+# The tokenizer dispatches on the token's first byte, so the regex has no
+# groups (findall then returns plain bytes, the fastest shape).
+# The word is deliberately wider than ATOM-CHAR: it takes "\" (flags), "%"
+# and "*" (list wildcards, sequence sets), "]" (ASTRING-CHAR) and a
+# trailing section "[...]" with an optional partial "<n.m>", so that
+# BODY[HEADER.FIELDS (From To)]<0.100> is one word; the builders then check
+# each word against the rule of its position.
+#   quoted          = DQUOTE *QUOTED-CHAR DQUOTE
+#   QUOTED-CHAR     = <any TEXT-CHAR except quoted-specials> / "\" quoted-specials
+#                     (RFC 9051 also allows UTF8-2/3/4 here)
+#   section         = "[" [section-spec] "]"
+#   partial         = "<" number64 "." nz-number ">"
+# LENIENT-8BIT-QUOTED: 8-bit bytes are accepted in quoted strings whatever
+# the UTF8 state (rev1 servers send raw Latin-1 in ENVELOPE subjects).
+# Known limit: a "]" inside a quoted header-field name of a section is not
+# supported (no server has been seen sending one).
+WORD_CHARS: Final = rb"!#$%&'*+,\-./0-9:;<=>?@A-Z\\\]^_`a-z|}~"
+TOKEN: Final = re.compile(
+    rb" ?(?:[" + WORD_CHARS + rb"]{1,4096}"
+    rb"(?:\[[^\]\r\n\x00]{0,4096}\](?:<[0-9]{1,20}(?:\.[0-9]{1,20})?>)?)?"
+    rb'|"[^"\\\r\n\x00]{0,1048576}(?:\\["\\][^"\\\r\n\x00]{0,1048576}){0,65536}"'
+    rb"|[\s\S])"
+)
+
+# A quoted-string escape, for unescaping the body of group 3 above.
+QUOTED_ESCAPE: Final = re.compile(rb"\\([\"\\])")
+
+# literal         = "{" number64 ["+"] "}" CRLF *CHAR8
+# literal8        = "~{" number64 "}" CRLF *OCTET
+# The announcement ends every line of a Message but the last (the framer
+# checked it); the parser reads the literal's kind from it.
+LITERAL_ANNOUNCEMENT: Final = re.compile(rb"(~?)\{([0-9]{1,20})([+-]?)\}\Z")
+
+# sequence-set    = (seq-number / seq-range) ["," sequence-set] / "$"
+# seq-range       = seq-number ":" seq-number
+# seq-number      = nz-number / "*"
+SEQUENCE_SET: Final = re.compile(
+    rb"(?:\$|(?:[1-9][0-9]{0,9}|\*)(?::(?:[1-9][0-9]{0,9}|\*))?"
+    rb"(?:,(?:[1-9][0-9]{0,9}|\*)(?::(?:[1-9][0-9]{0,9}|\*))?){0,100000})\Z"
+)
+
+# number          = 1*DIGIT   (unsigned 32-bit)
+# number64        = 1*DIGIT   (unsigned 63-bit)
+NUMBER: Final = re.compile(rb"[0-9]{1,20}\Z")
+
+# date-time       = DQUOTE date-day-fixed "-" date-month "-" date-year
+#                   SP time SP zone DQUOTE
+# date-day-fixed  = (SP DIGIT) / 2DIGIT
+# zone            = ("+" / "-") 4DIGIT
+# LENIENT-DATE-DAY: a single digit day without the leading space is accepted.
+DATE_TIME: Final = re.compile(
+    rb"( ?[0-9]{1,2})-([A-Za-z]{3})-([0-9]{4}) "
+    rb"([0-9]{2}):([0-9]{2}):([0-9]{2}) ([+-])([0-9]{2})([0-9]{2})\Z"
+)
+
+# date            = date-text / DQUOTE date-text DQUOTE
+# date-text       = date-day "-" date-month "-" date-year
+DATE: Final = re.compile(rb"([0-9]{1,2})-([A-Za-z]{3})-([0-9]{4})\Z")
+
+# The start of every response line.
+#   response-tagged = tag SP resp-cond-state CRLF
+#   resp-cond-state = ("OK" / "NO" / "BAD") SP resp-text
+#   continue-req    = "+" SP (resp-text / base64) CRLF
+#   response-data   = "*" SP (resp-cond-state / resp-cond-bye /
+#                     mailbox-data / message-data / capability-data /
+#                     enable-data) CRLF
+# LENIENT-LOWERCASE: status words and response names are matched without
+# regard to case.
+# LENIENT-TRAILING-SPACE: a space at the end of a line is ignored.
+RESPONSE_START: Final = re.compile(
+    rb"(?:(\+)(?: |\Z)"
+    rb"|(\*) ([0-9]{1,10} )?([A-Za-z][A-Za-z0-9.\-]{0,63})(?: |\Z)"
+    rb"|([!#$&',\-./0-9:;<=>?@A-Z\[\]^_`a-z|}~]{1,256}) ([A-Za-z]{2,3})(?: |\Z))"
+)
+
+# resp-text       = ["[" resp-text-code "]" SP] [text]
+# resp-text-code  = atom [SP 1*<any TEXT-CHAR except "]">] / ...
+# LENIENT-CODE-NO-TEXT: "[code]" may end the line with no text (and no SP).
+# The code's arguments may contain quoted strings (BADCHARSET ("UTF-8")),
+# whose bodies may hold "]".
+RESP_CODE: Final = re.compile(
+    rb"\[([A-Za-z0-9.\-]{1,64})"
+    rb'(?: ((?:[^\]"\r\n]|"(?:[^"\\\r\n]|\\["\\]){0,4096}"){0,65536}))?\](?: |\Z)'
+)
+
+# tag of a command, for recovering it from a bad command
+COMMAND_START: Final = re.compile(
+    rb"([!#$&',\-./0-9:;<=>?@A-Z\[\]^_`a-z|}~]{1,256}) ([A-Za-z][A-Za-z0-9\-]{0,63})(?: |\Z)"
+)
+RECOVER_TAG: Final = re.compile(rb"([!#$&',\-./0-9:;<=>?@A-Z\[\]^_`a-z|}~]{1,256})(?: |\Z)")
+
+# text            = 1*TEXT-CHAR
+# TEXT-CHAR       = <any CHAR except CR and LF>
+# (RFC 9051 allows UTF-8 in text; NUL is never allowed.)
+TEXT: Final = re.compile(rb"[^\r\n\x00]{0,1048576}\Z")
+
+# section-spec    = section-msgtext / (section-part ["." section-text])
+# section-msgtext = "HEADER" / "HEADER.FIELDS" [".NOT"] SP header-list / "TEXT"
+# section-part    = nz-number *("." nz-number)
+# section-text    = section-msgtext / "MIME"
+SECTION: Final = re.compile(
+    rb"((?:[1-9][0-9]{0,9})(?:\.[1-9][0-9]{0,9}){0,63})?"
+    rb"(?:(?:^|\.)(HEADER\.FIELDS\.NOT|HEADER\.FIELDS|HEADER|TEXT|MIME)(?: \((.{0,4096})\))?)?\Z",
+    re.I | re.S,
+)
+
+# A fetch item name with its optional section and partial:
+#   "BODY" ["." "PEEK"] section [partial]; "BINARY" [".PEEK"] section-binary
+#   [partial]; "BINARY.SIZE" section-binary
+FETCH_ITEM: Final = re.compile(
+    rb"([A-Za-z0-9.\-]{1,64})(?:\[([^\]]{0,4096})\](?:<([0-9]{1,20})(?:\.([0-9]{1,20}))?>)?)?\Z"
+)
+
+# mailbox names in modified UTF-7: "&" starts a base64 run ended by "-"
+MUTF7_RUN: Final = re.compile(rb"&([A-Za-z0-9+,]{0,65536})-")
+
+# header-fld-name = astring, and RFC 5322's
+# field-name      = 1*ftext; ftext = %d33-57 / %d59-126
+# Restricted further to characters that are safe as an atom inside a section
+# (no "]", quote, backslash or parenthesis), which every real header name is.
+HEADER_FIELD: Final = re.compile(rb"[!#$&'*+\-.0-9;<=>?@A-Z^_`a-z|}~]{1,256}\Z")
+
+# The name of a parameter in select-param, create-param, fetch-modifier,
+# list-return-opt ...: an atom starting with a letter.  A token that is not
+# one is the preceding parameter's value.
+PARAM_NAME: Final = re.compile(r"[A-Za-z][A-Za-z0-9.\-]{0,63}\Z")
