@@ -42,8 +42,9 @@ from ._write import helo_name, mail_line, rcpt_line, text_arg
 
 __all__ = ["ClientConnection"]
 
-# RFC 2920 3.1: these may be followed by more commands before their reply.
-_PIPELINABLE = frozenset({"MAIL", "RCPT", "RSET", "BDAT"})
+# RFC 2920 3.1: these may be followed by more commands before their reply
+# (MESSAGE is the end of a DATA body: RFC 2920 3.2 sends QUIT right after it).
+_PIPELINABLE = frozenset({"MAIL", "RCPT", "RSET", "BDAT", "MESSAGE"})
 # RFC 5321 3.2: a server that does not know EHLO says so with one of these.
 _EHLO_UNKNOWN = frozenset({500, 501, 502, 504, 550})
 

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import importlib
 from collections import deque
 from typing import Any, ClassVar
 
@@ -12,8 +11,10 @@ from ..errors import (
     BareLineEndingError,
     LineTooLongError,
     LocalProtocolError,
+    ProtocolError,
     RemoteProtocolError,
 )
+from ..sasl import SERVER_MECHANISMS, create_server
 from ..sasl._base import Challenge, Failure, Request, ServerMechanism, Step, Success
 from ..wire import (
     CANCEL,
@@ -54,7 +55,9 @@ from ._types import Body, Extension, MailParams, Reply, ServerConfig, make_reply
 __all__ = ["ServerConnection"]
 
 _VERBS = {v.value.encode("ascii"): v for v in Verb}
-_PLAINTEXT_MECHANISMS = frozenset({"PLAIN", "LOGIN"})
+_PLAINTEXT_MECHANISMS = frozenset(
+    name for name, cls in SERVER_MECHANISMS.items() if cls.plaintext
+) | {"PLAIN", "LOGIN"}
 # Commands allowed before STARTTLS when TLS is required (RFC 3207 4).
 _BEFORE_TLS = frozenset(
     {Verb.EHLO, Verb.HELO, Verb.LHLO, Verb.STARTTLS, Verb.NOOP, Verb.RSET, Verb.QUIT}
@@ -93,13 +96,14 @@ _DEFAULTS: dict[type[Event], Reply] = {
 }
 
 
+_CONSTANT_IDS = frozenset(
+    id(v) for v in (*list(globals().values()), *_DEFAULTS.values()) if isinstance(v, Reply)
+)
+_WIRE_CACHE: dict[tuple[int, bool], bytes] = {}
+
+
 def _default_sasl_factory(name: str, *, channel_binding: bytes | None = None) -> ServerMechanism:
-    sasl = importlib.import_module("protokit.sasl")
-    create = getattr(sasl, "create_server", None)
-    if create is None:
-        raise LocalProtocolError("protokit.sasl provides no create_server")
-    mech: ServerMechanism = create(name, channel_binding=channel_binding)
-    return mech
+    return create_server(name, channel_binding=channel_binding)
 
 
 class ServerConnection:
@@ -312,7 +316,14 @@ class ServerConnection:
     # -- helpers ------------------------------------------------------------------------------
 
     def _emit(self, reply: Reply) -> None:
-        self._out.append(reply.to_bytes(enhanced=self._esc))
+        # The server's own replies are constants: encode each once.
+        key = (id(reply), self._esc)
+        wire = _WIRE_CACHE.get(key)
+        if wire is None:
+            wire = reply.to_bytes(enhanced=self._esc)
+            if id(reply) in _CONSTANT_IDS:
+                _WIRE_CACHE[key] = wire
+        self._out.append(wire)
         self._queued += 1
 
     def _bad(self, reply: Reply, reason: str | None = None) -> BadCommand:
@@ -345,10 +356,10 @@ class ServerConnection:
             if not buf.skip_line():
                 return NEED_DATA
             self._skipping = False
-        head = bytes(buf.raw[:5]).upper()
+        head = buf.raw[:5].upper()
         if head == b"AUTH ":
             limit = cfg.max_auth_line
-        elif head in (b"MAIL ", b"RCPT ") and Extension.DSN in cfg.extensions:
+        elif (head == b"MAIL " or head == b"RCPT ") and Extension.DSN in cfg.extensions:
             limit = cfg.max_command_line + 512  # RFC 3461 5: ORCPT, ENVID
         else:
             limit = cfg.max_command_line
@@ -562,7 +573,7 @@ class ServerConnection:
         factory: Any = cfg.sasl_factory or _default_sasl_factory
         try:
             mech: ServerMechanism = factory(name, channel_binding=self.channel_binding)
-        except (KeyError, ValueError, LocalProtocolError):
+        except (KeyError, ValueError, ProtocolError):
             return self._bad(_r(504, "5.5.4", "Unrecognized authentication type"))
         if mech.plaintext and not (self.tls_active or cfg.allow_plaintext_auth):
             return self._bad(
@@ -643,22 +654,38 @@ class ServerConnection:
         if self._size > cfg.max_message_size:
             self._rejected, self._reject_reason = _TOO_BIG, "message too big"
             return
-        # RFC 5321 4.5.3.1.6: a text line is at most 1000 octets with its CRLF.
-        limit = cfg.max_text_line
+        if self._line_too_long(chunk):
+            self._rejected, self._reject_reason = _TEXT_LINE_TOO_LONG, "line too long"
+
+    def _line_too_long(self, chunk: bytes) -> bool:
+        """RFC 5321 4.5.3.1.6: a text line is at most ``max_text_line`` octets
+        with its CRLF.  Checked without a Python step per line: a line that
+        long holds a whole aligned window of half the limit with no LF, so
+        only windows are probed, and only a window without LF is measured."""
+        limit = self.config.max_text_line
         first = chunk.find(b"\n")
         if first < 0:
             self._line_len += len(chunk)
-            too_long = self._line_len > limit - 1
-        else:
-            last = chunk.rfind(b"\n")
-            too_long = self._line_len + first + 1 > limit or (
-                last - first > limit
-                and max(map(len, chunk[first + 1 : last].split(b"\n"))) + 1 > limit
-            )
-            self._line_len = len(chunk) - last - 1
-            too_long = too_long or self._line_len > limit - 1
-        if too_long:
-            self._rejected, self._reject_reason = _TEXT_LINE_TOO_LONG, "line too long"
+            return self._line_len >= limit
+        if self._line_len + first + 1 > limit:
+            return True
+        last = chunk.rfind(b"\n")
+        self._line_len = len(chunk) - last - 1
+        if self._line_len >= limit:
+            return True
+        half = limit // 2
+        find = chunk.find
+        k = first + 1
+        while k + half <= last:
+            if find(b"\n", k, k + half) >= 0:
+                k += half
+                continue
+            start = chunk.rfind(b"\n", 0, k) + 1
+            end = find(b"\n", k + half)
+            if end - start + 1 > limit:
+                return True
+            k = end + 1
+        return False
 
     def _end_message(self, bare: int) -> Event:
         rejected = self._rejected
