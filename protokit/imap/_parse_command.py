@@ -60,10 +60,9 @@ from ._grammar import COMMAND_START, FETCH_ITEM, PARAM_NAME, RECOVER_TAG
 from ._parse_response import MessageLike
 from ._search import parse_search_keys
 from ._tokens import DEFAULT_MAX_DEPTH, Bin, tokenize
-from ._types import Tag, _make
+from ._types import Tag, _make, parse_datetime
 from ._values import (
     astring,
-    datetime,
     err,
     flag_list,
     generic,
@@ -241,9 +240,12 @@ def _append(tag: Tag, v: list[Any], utf8: bool, depth: int) -> Command:
         if isinstance(v[i], list):
             flags = flag_list(v[i])
             i += 1
-        if i < len(v) and type(v[i]) is bytes and i + 1 < len(v):
-            date = datetime(v[i])
-            i += 1
+        # the tree does not tell a quoted date-time from a literal: a string
+        # followed by more data is the date when it reads as one
+        if i + 1 < len(v) and type(v[i]) is bytes:
+            date = parse_datetime(v[i])
+            if date is not None:
+                i += 1
         if i >= len(v):
             raise err("APPEND message")
         data = v[i]

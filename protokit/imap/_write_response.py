@@ -112,10 +112,11 @@ def _status(w: Writer, r: Status) -> None:
     if r.code is not None:
         w.raw(b" ")
         write_response_code(w, r.code)
-    # RFC 3501's resp-text needs text after the code: the writer never relies
-    # on LENIENT-CODE-NO-TEXT, so an empty text is refused
-    if not r.text:
-        raise LocalProtocolError("a status response needs text")
+    # resp-text = ["[" resp-text-code "]" SP] [text] (RFC 9051): after a code
+    # the text may be empty; without one, an empty text is refused (RFC 3501
+    # requires text, and the writer never relies on LENIENT-CODE-NO-TEXT)
+    if not r.text and r.code is None:
+        raise LocalProtocolError("a status response needs a code or text")
     if r.code is None and r.text.startswith("["):
         raise LocalProtocolError("response text must not start with '['")
     w.raw(b" ")
