@@ -7,9 +7,10 @@ import sniffio
 seen: list[str] = []
 
 
-async def test_runs_on_each_backend(anyio_backend: str) -> None:
-    assert sniffio.current_async_library() == anyio_backend
-    seen.append(anyio_backend)
+async def test_runs_on_each_backend() -> None:
+    # No anyio marker and no anyio_backend argument here: conftest.py must
+    # still run this once per backend.
+    seen.append(sniffio.current_async_library())
 
 
 def test_both_backends_ran() -> None:

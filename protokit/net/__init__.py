@@ -14,20 +14,54 @@ from ._errors import TLSError as TLSError
 from ._errors import TransportError as TransportError
 from ._errors import WriteError as WriteError
 from ._errors import map_exceptions as map_exceptions
+from ._proxy_protocol import ProxyHeader as ProxyHeader
+from ._proxy_protocol import ProxyProtocolError as ProxyProtocolError
+from ._proxy_protocol import build_v1 as build_v1
+from ._proxy_protocol import build_v2 as build_v2
+from ._proxy_protocol import parse_proxy_header as parse_proxy_header
 from ._pump import Pump as Pump
 from ._pump import SansIOConnection as SansIOConnection
 from ._pump import Timeouts as Timeouts
+from ._server import ConnectionInfo as ConnectionInfo
+from ._server import Handler as Handler
+from ._server import Listener as Listener
+from ._server import PrefixedStream as PrefixedStream
+from ._server import ServerInfo as ServerInfo
+from ._server import ServerLimits as ServerLimits
+from ._server import serve_listeners as serve_listeners
+from ._tls import TLSMode as TLSMode
+from ._tls import client_ssl_context as client_ssl_context
+from ._tls import greeting_timeout as greeting_timeout
+from ._tls import open_stream as open_stream
+from ._tls import server_ssl_context as server_ssl_context
 
 __all__ = [
     "ConnectError",
     "ConnectionClosed",
+    "ConnectionInfo",
+    "Handler",
+    "Listener",
     "OperationTimeout",
+    "PrefixedStream",
+    "ProxyHeader",
+    "ProxyProtocolError",
     "Pump",
     "ReadError",
     "SansIOConnection",
+    "ServerInfo",
+    "ServerLimits",
     "TLSError",
+    "TLSMode",
     "Timeouts",
     "TransportError",
     "WriteError",
+    "build_v1",
+    "build_v2",
+    "client_ssl_context",
+    "greeting_timeout",
     "map_exceptions",
+    "open_stream",
+    "parse_proxy_header",
+    "serve_listeners",
+    "server_ssl_context",
 ]
