@@ -72,6 +72,13 @@ def _split_params(raw: bytes) -> list[tuple[str, bytes | None]]:
     return out
 
 
+def _xtext(value: bytes) -> str:
+    try:
+        return xtext_decode(value)
+    except RemoteProtocolError as exc:
+        raise _syntax(exc.message) from None
+
+
 def _value_str(value: bytes | None) -> str | None:
     return None if value is None else value.decode("utf-8", "replace")
 
@@ -138,11 +145,11 @@ def parse_mail(
             v = _need_value(key, value)
             if len(v) > 100:
                 raise _syntax("ENVID longer than 100 characters")
-            envid = xtext_decode(v)
+            envid = _xtext(v)
         elif key == "AUTH" and auth:
             # RFC 4954 5: AUTH=<> or AUTH=xtext(mailbox)
             v = _need_value(key, value)
-            auth_value = "" if v == b"<>" else xtext_decode(v)
+            auth_value = "" if v == b"<>" else _xtext(v)
         elif key == "REQUIRETLS" and requiretls:
             _no_value(key, value)
             require = True
@@ -190,7 +197,7 @@ def parse_rcpt(
             kind, sep, addr = v.partition(b";")
             if not sep or not kind or len(v) > 500 or g.ESMTP_PARAM.fullmatch(kind) is None:
                 raise _syntax("ORCPT must be addr-type;xtext")
-            orcpt = (kind.decode("ascii"), xtext_decode(addr))
+            orcpt = (kind.decode("ascii"), _xtext(addr))
         else:
             extra.append((key, _value_str(value)))
     recipient = _decode_address(m.group(1), utf8)

@@ -132,6 +132,8 @@ class ServerConnection:
         self._events: deque[Event] = deque()
         self._pending: Event | None = None
         self._pending_count = 0
+        self._question: Event | None = None
+        self._question_count = 0
         self._eof = False
         self._closed_reported = False
         self._skipping = False
@@ -189,9 +191,23 @@ class ServerConnection:
 
     def next_event(self) -> Event | NeedData:
         """The next event, or ``NEED_DATA``."""
+        ev = self._next_event()
+        question = self._question
+        if question is not None and ev is question:
+            # A question is pending from the moment the application sees it.
+            self._pending = question
+            self._pending_count = self._question_count
+            self._question = None
+        return ev
+
+    def _next_event(self) -> Event | NeedData:
         if self._events:
             return self._events.popleft()
-        if self._pending is not None or self._queued >= self.config.max_pipelined:
+        if (
+            self._pending is not None
+            or self._question is not None
+            or self._queued >= self.config.max_pipelined
+        ):
             return NEED_DATA
         state = self.state
         if state in COMMAND_STATES:
@@ -331,8 +347,8 @@ class ServerConnection:
         return BadCommand(reply=reply, reason=reason or reply.lines[0])
 
     def _ask(self, ev: Event, count: int = 1) -> Event:
-        self._pending = ev
-        self._pending_count = count
+        self._question = ev
+        self._question_count = count
         return ev
 
     def _reset_transaction(self) -> None:
