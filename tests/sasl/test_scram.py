@@ -266,7 +266,7 @@ def test_iteration_cap() -> None:
 def test_malformed_server_first(server_first: bytes) -> None:
     client = ScramSHA256Client("user", "pencil", nonce="abc")
     client.initial_response()
-    with pytest.raises(SASLError, match="^SCRAM-SHA-256: "):
+    with pytest.raises(SASLError, match=r"^SCRAM-SHA-256: "):
         client.respond(server_first)
 
 
@@ -483,3 +483,23 @@ def test_hash_names() -> None:
         ScramClient("MD5", "u", "p")
     with pytest.raises(LocalProtocolError):
         ScramClient("SHA-256", "u", "p", nonce="a,b")
+
+
+def test_server_compares_the_proof_in_constant_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    v = V[1]
+    salt = base64.b64decode(v["salt_base64"])
+    creds = derive_scram_credentials("SHA-256", "pencil", salt, 4096)
+    server = ScramSHA256Server(nonce=v["server_nonce"])
+    server.start(v["client_first"].encode())
+    server.answer(creds)
+    calls: list[tuple[bytes, bytes]] = []
+    real = hmac.compare_digest
+
+    def spy(a: bytes, b: bytes) -> bool:
+        calls.append((bytes(a), bytes(b)))
+        return real(a, b)
+
+    monkeypatch.setattr(hmac, "compare_digest", spy)
+    assert isinstance(server.receive(v["client_final"].encode()), Success)
+    stored = creds.stored_key.expose()
+    assert (stored, stored) in calls
