@@ -23,10 +23,10 @@ from ..errors import (
 )
 from ..sasl._base import ClientMechanism
 from ..wire._buffer import ReceiveBuffer
-from ..wire._dotstuff import BareLineEndingPolicy, DotUnstuffer
 from ..wire._sasl import CANCEL, format_initial_response, format_response, parse_challenge
 from ..wire._secret import Secret
 from . import _grammar as g
+from ._body import BodyReader
 from ._events import (
     Apop,
     Auth,
@@ -142,7 +142,7 @@ class ClientConnection:
         self._injected = False
         self._mode = ""  # "" status line, "lines" listing, "body" message
         self._lines: list[bytes] = []
-        self._unstuffer: DotUnstuffer | None = None
+        self._unstuffer: BodyReader | None = None
         #: The last CAPA reply (None before one, and again after STLS).
         self.capabilities: Capabilities | None = None
         #: The APOP timestamp from the greeting, if any.
@@ -228,6 +228,8 @@ class ClientConnection:
 
     def tls_established(self) -> None:
         """TLS is up after a StartTLS event: capabilities must be read again."""
+        if self.state is not State.STARTING_TLS:
+            raise LocalProtocolError("tls_established() without an accepted STLS")
         if self._injected or self._buf:
             self._fail("server sent data after STLS's +OK (response injection)")
         self._session.fire(Transition.TLS_ESTABLISHED)
@@ -388,11 +390,7 @@ class ClientConnection:
             self._mode = ""
             self._unstuffer = None
             self._flush()
-            return MessageEnd(
-                number=p.msg,
-                size=unstuffer.size,
-                bare_line_endings=unstuffer.bare_cr + unstuffer.bare_lf,
-            )
+            return MessageEnd(number=p.msg, size=unstuffer.size)
         if self._peer_closed:
             raise RemoteProtocolError("server closed in the middle of a message")
         return NEED_DATA
@@ -449,7 +447,7 @@ class ClientConnection:
         if p.multi:
             if kw in ("RETR", "TOP"):
                 self._mode = "body"
-                self._unstuffer = DotUnstuffer(BareLineEndingPolicy.PRESERVE)
+                self._unstuffer = BodyReader()
                 return MessageStart(command=kw, number=p.msg, text=text)
             self._mode = "lines"
             return None

@@ -432,9 +432,7 @@ class MessageData:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class MessageEnd:
-    """The message ended.  ``size`` counts the unstuffed octets delivered;
-    ``bare_line_endings`` counts CR or LF not part of CRLF (a broken server)."""
+    """The message ended.  ``size`` counts the unstuffed octets delivered."""
 
     number: int
     size: int
-    bare_line_endings: int = 0

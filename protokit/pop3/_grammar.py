@@ -36,12 +36,12 @@ RESPONSE_LINE_MAX: Final = 512
 #   keyword = 3*4VCHAR
 #   param   = 1*VCHAR
 #   command = keyword *(SP param) CRLF
-# Keywords are matched as letters (every POP3 keyword is; the rest of VCHAR
-# would only ever yield "unknown command").  The parameters are split by the
-# parser, which knows each command's arity; PASS takes the rest of the line
+# Keywords are matched as letters and digits (all POP3 keywords are; the rest
+# of VCHAR would only ever yield "unknown command").  The parameters are split
+# by the parser, which knows each command's arity; PASS takes the rest of the line
 # (RFC 1939 section 7: "a POP3 server may treat spaces in the argument as part
 # of the password").
-COMMAND: Final = re.compile(rb"([A-Za-z]{3,4})(?: (.*))?", re.DOTALL)
+COMMAND: Final = re.compile(rb"([A-Za-z0-9]{3,4})(?: (.*))?", re.DOTALL)
 
 #   param = 1*VCHAR      (VCHAR = %x21-7E; UTF-8 octets %x80-FF after UTF8,
 #                         RFC 6856 section 2)

@@ -322,6 +322,8 @@ class ServerConnection:
         ``channel_binding`` (tls-server-end-point data) enables -PLUS
         mechanisms.  Raises if plaintext arrived in between (injection).
         """
+        if self.state is not State.STARTING_TLS:
+            raise LocalProtocolError("tls_established() without an accepted STLS")
         if self._injected or self._buf:
             self._fail("data sent after STLS before TLS", "command injection after STLS")
         self._session.fire(Transition.TLS_ESTABLISHED)

@@ -138,9 +138,7 @@ class Pair:
             server_config if server_config is not None else ServerConfig(allow_plaintext_auth=True)
         )
         self.client = ClientConnection(
-            client_config
-            if client_config is not None
-            else ClientConfig(allow_plaintext_auth=True)
+            client_config if client_config is not None else ClientConfig(allow_plaintext_auth=True)
         )
         self.handle = handle if handle is not None else self.app.handle
         self.wire_c2s = bytearray()
