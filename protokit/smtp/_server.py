@@ -201,37 +201,36 @@ class ServerConnection:
         return ev
 
     def _next_event(self) -> Event | NeedData:
-        if self._events:
-            return self._events.popleft()
-        if (
-            self._pending is not None
-            or self._question is not None
-            or self._queued >= self.config.max_pipelined
-        ):
+        while True:
+            if self._events:
+                return self._events.popleft()
+            if (
+                self._pending is not None
+                or self._question is not None
+                or self._queued >= self.config.max_pipelined
+            ):
+                return NEED_DATA
+            state = self.state
+            size = len(self._buf)
+            ev: Event | NeedData = self._READERS[state](self)
+            if ev is not NEED_DATA:
+                return ev
+            if self._events:
+                return self._events.popleft()
+            if len(self._buf) != size or self.state is not state:
+                continue  # progress without an event (a challenge, a drained chunk)
+            if self._eof and not self._closed_reported:
+                self._closed_reported = True
+                self.state = State.CLOSED
+                return ConnectionClosed()
             return NEED_DATA
-        state = self.state
-        if state in COMMAND_STATES:
-            ev = self._read_command()
-        elif state is State.DATA:
-            ev = self._read_data()
-        elif state is State.BDAT:
-            ev = self._read_bdat()
-        elif state is State.AUTH:
-            ev = self._read_auth()
-        elif state is State.TLS:
-            ev = self._check_tls_injection()
-        elif state is State.ERROR:
-            raise RemoteProtocolError("the connection failed earlier")
-        else:  # CLOSED: whatever follows QUIT is ignored
-            self._buf.consume(len(self._buf))
-            ev = NEED_DATA
-        if ev is NEED_DATA and self._events:
-            return self._events.popleft()
-        if ev is NEED_DATA and self._eof and not self._closed_reported:
-            self._closed_reported = True
-            self.state = State.CLOSED
-            return ConnectionClosed()
-        return ev
+
+    def _read_error(self) -> NeedData:
+        raise RemoteProtocolError("the connection failed earlier")
+
+    def _read_closed(self) -> NeedData:
+        self._buf.consume(len(self._buf))  # whatever follows QUIT is ignored
+        return NEED_DATA
 
     def send(self, event: Reply) -> None:
         """Answer the pending question with ``event`` (same as :meth:`reply`)."""
@@ -802,6 +801,16 @@ class ServerConnection:
         else:
             self.state = State.CHUNKING
             self._emit(_r(250, "2.0.0", f"{self._size} octets received"))
+
+    _READERS: ClassVar[dict[State, Any]] = {
+        **dict.fromkeys(COMMAND_STATES, _read_command),
+        State.DATA: _read_data,
+        State.BDAT: _read_bdat,
+        State.AUTH: _read_auth,
+        State.TLS: _check_tls_injection,
+        State.CLOSED: _read_closed,
+        State.ERROR: _read_error,
+    }
 
     _HANDLERS: ClassVar[dict[Verb, Any]] = {
         Verb.EHLO: _hello,

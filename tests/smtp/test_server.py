@@ -423,7 +423,7 @@ def test_eof_in_data_is_connection_closed() -> None:
     assert conn.state is State.CLOSED
 
 
-# -- BDAT ------------------------------------------------------------------------------------------
+# -- BDAT -----------------------------------------------------------------------
 
 
 def test_bdat_chunks_stream_and_the_last_asks_for_the_final_reply() -> None:
@@ -559,7 +559,8 @@ def test_command_line_limit_512() -> None:
     for label, chunks in chunkings(ok + long + b"x" * 3000 + b"\r\nNOOP\r\n"):
         run = run_server(chunks, ehlo_server())
         assert run.output == (
-            b"250 2.0.0 OK\r\n500 5.5.2 Line too long\r\n500 5.5.2 Line too long\r\n250 2.0.0 OK\r\n"
+            b"250 2.0.0 OK\r\n500 5.5.2 Line too long\r\n"
+            b"500 5.5.2 Line too long\r\n250 2.0.0 OK\r\n"
         ), label
 
 
