@@ -109,8 +109,10 @@ class ClientMechanism(abc.ABC):
     #: The IANA mechanism name, e.g. "SCRAM-SHA-256".  Set on every concrete
     #: class; the generic SCRAM classes set it per instance.
     name: str
-    #: True where the mechanism reveals a reusable secret (PLAIN, LOGIN): send
-    #: it only under TLS unless the user explicitly allows otherwise.
+    #: True where the mechanism reveals a reusable secret (PLAIN, LOGIN, and the
+    #: bearer-token mechanisms XOAUTH2 and OAUTHBEARER, which RFC 7628 puts
+    #: under TLS): send it only under TLS unless the user explicitly allows
+    #: otherwise.
     plaintext: ClassVar[bool] = False
     #: True where the client speaks first (has an initial response).
     client_first: ClassVar[bool] = True

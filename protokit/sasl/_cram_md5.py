@@ -67,7 +67,7 @@ class CramMD5Client(ClientMechanism):
         self._password = secret(password)
         self._answered = False
 
-    def initial_response(self) -> None:
+    def initial_response(self) -> bytes | None:
         return None
 
     def respond(self, challenge: bytes) -> bytes:

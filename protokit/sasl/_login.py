@@ -54,7 +54,7 @@ class LoginClient(ClientMechanism):
         self.username = username
         self._answers = 0
 
-    def initial_response(self) -> None:
+    def initial_response(self) -> bytes | None:
         return None
 
     def respond(self, challenge: bytes) -> bytes:

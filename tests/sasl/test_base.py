@@ -114,8 +114,8 @@ def test_success_data_with_success_or_as_challenge() -> None:
     server.start(None)
     assert server.receive(b"proof") == Challenge(data=b"v=1")
     assert not server.done
-    assert server.receive(b"") == Success(authcid="me", authzid="you")
-    assert server.done
+    final = server.receive(b"")
+    assert (final, server.done) == (Success(authcid="me", authzid="you"), True)
     server = Echo(success_data_as_challenge=True)
     server.start(None)
     server.receive(b"proof")

@@ -85,7 +85,7 @@ def test_wrong_password_and_unknown_user_fail_alike_on_one_path() -> None:
     outcomes, traces = [], []
     for user in ("tim", "nobody"):
         with traced() as lines:
-            outcomes.append(run(LoginClient(user, "wrong"), LoginServer(), answer).outcome)  # type: ignore[arg-type]
+            outcomes.append(run(LoginClient(user, "wrong"), LoginServer(), answer).outcome)
         traces.append(lines)
     assert outcomes == [Failure(reason="LOGIN: authentication failed")] * 2
     assert traces[0] == traces[1]

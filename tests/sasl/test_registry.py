@@ -37,10 +37,10 @@ ALL = {
 
 def test_names() -> None:
     assert set(CLIENT_MECHANISMS) == set(SERVER_MECHANISMS) == ALL
-    for name, cls in CLIENT_MECHANISMS.items():
-        assert cls.name == name
-    for name, cls in SERVER_MECHANISMS.items():
-        assert cls.name == name
+    for name, client in CLIENT_MECHANISMS.items():
+        assert client.name == name
+    for name, server in SERVER_MECHANISMS.items():
+        assert server.name == name
     assert MECHANISM_PREFERENCE == (
         "SCRAM-SHA-256-PLUS",
         "SCRAM-SHA-256",

@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import hmac
 import re
+from collections.abc import Callable
 
 import pytest
 
@@ -16,6 +17,7 @@ from protokit.sasl import (
     Challenge,
     Failure,
     LookupScramCredentials,
+    Request,
     SASLError,
     ScramClient,
     ScramCredentials,
@@ -44,7 +46,7 @@ CREDS = {
 }
 
 
-def db(hash_name: str) -> object:
+def db(hash_name: str) -> Callable[[Request], object]:
     def answer(request: object) -> object:
         assert isinstance(request, LookupScramCredentials)
         return CREDS[hash_name] if request.authcid == "user" else None
@@ -79,7 +81,7 @@ def test_published_exchange(v: dict[str, object]) -> None:
         (ScramSHA256Client, "SCRAM-SHA-256"),
     ],
 )
-def test_named_clients_reproduce_the_vectors(cls: type[ScramClient], name: str) -> None:
+def test_named_clients_reproduce_the_vectors(cls: Callable[..., ScramClient], name: str) -> None:
     v = next(v for v in V if v["mechanism"] == name)
     client = cls("user", "pencil", nonce=v["client_nonce"])
     assert client.name == name
@@ -90,7 +92,7 @@ def test_named_clients_reproduce_the_vectors(cls: type[ScramClient], name: str) 
 
 # -- client and server against each other --------------------------------------
 
-PAIRS = [
+PAIRS: list[tuple[Callable[[], ScramClient], Callable[[], ScramServer], str]] = [
     (lambda: ScramSHA1Client("user", "pencil"), lambda: ScramSHA1Server(), "SHA-1"),
     (lambda: ScramSHA256Client("user", "pencil"), lambda: ScramSHA256Server(), "SHA-256"),
     (
@@ -108,8 +110,10 @@ IDS = ["SCRAM-SHA-1", "SCRAM-SHA-256", "SCRAM-SHA-1-PLUS", "SCRAM-SHA-256-PLUS"]
 
 
 @pytest.mark.parametrize(("client", "server", "hash_name"), PAIRS, ids=IDS)
-def test_success(client: object, server: object, hash_name: str) -> None:
-    result = run(client(), server(), db(hash_name))  # type: ignore[operator]
+def test_success(
+    client: Callable[[], ScramClient], server: Callable[[], ScramServer], hash_name: str
+) -> None:
+    result = run(client(), server(), db(hash_name))
     assert result.outcome.authcid == "user"  # type: ignore[union-attr]
     assert isinstance(result.outcome, Success)
     assert result.outcome.data is not None
@@ -118,11 +122,11 @@ def test_success(client: object, server: object, hash_name: str) -> None:
 
 @pytest.mark.parametrize(("client", "server", "hash_name"), PAIRS, ids=IDS)
 def test_success_without_initial_response_and_data_as_challenge(
-    client: object, server: object, hash_name: str
+    client: Callable[[], ScramClient], server: Callable[[], ScramServer], hash_name: str
 ) -> None:
-    srv = server()  # type: ignore[operator]
+    srv = server()
     srv.success_data_as_challenge = True
-    result = run(client(), srv, db(hash_name), use_initial=False)  # type: ignore[operator]
+    result = run(client(), srv, db(hash_name), use_initial=False)
     assert result.outcome == Success(authcid="user")
     assert result.transcript[1] == ("S", b"")
     assert result.transcript[-2][1].startswith(b"v=")  # type: ignore[union-attr]
@@ -135,6 +139,7 @@ def test_wrong_password_and_unknown_user_fail_alike_on_one_path() -> None:
         server = ScramSHA256Server(nonce="srv", fake_iterations=4096)
         client = ScramSHA256Client(user, password, nonce="cli")
         request = server.start(client.initial_response())
+        assert isinstance(request, LookupScramCredentials)
         with traced() as lines:
             challenge = server.answer(db("SHA-256")(request))
         assert isinstance(challenge, Challenge)
@@ -334,8 +339,10 @@ def test_y_flag_is_a_downgrade_when_the_server_offers_plus() -> None:
         ),
     ],
 )
-def test_channel_binding_flags(first: bytes, server: object, reason: str) -> None:
-    assert server().start(first) == Failure(reason=reason)  # type: ignore[operator]
+def test_channel_binding_flags(
+    first: bytes, server: Callable[[], ScramServer], reason: str
+) -> None:
+    assert server().start(first) == Failure(reason=reason)
 
 
 def test_c_attribute_must_match_the_gs2_header_without_plus() -> None:

@@ -49,7 +49,8 @@ def test_google_error_response() -> None:
     server.start(client.initial_response())
     challenge = server.answer(TokenResult(False))
     assert challenge == Challenge(data=raw)
-    assert b64encode(challenge.data) == G["error_base64"].encode()  # type: ignore[union-attr]
+    assert isinstance(challenge, Challenge)
+    assert b64encode(challenge.data) == G["error_base64"].encode()
     # The client answers the JSON error with an empty response.
     assert client.respond(raw) == b""
     assert client.error == G["error"]
