@@ -161,11 +161,18 @@ def hash_password(
 _DUMMY: Final = "pbkdf2-sha256${}${}${}".format(PASSWORD_HASH_ITERATIONS, "00" * 16, "00" * 32)
 
 
-def verify_password(stored: str | None, password: str | Secret[str]) -> bool:
+def verify_password(
+    stored: str | None,
+    password: str | Secret[str],
+    *,
+    dummy_iterations: int = PASSWORD_HASH_ITERATIONS,
+) -> bool:
     """Check ``password`` against a :func:`hash_password` string, in constant
     time.  ``stored=None`` (unknown user) does the same work against a dummy
-    hash and returns ``False``.  A malformed ``stored`` raises ``ValueError``."""
-    m = _STORED.fullmatch(stored if stored is not None else _DUMMY)
+    hash of ``dummy_iterations`` (set it to what your users' hashes use) and
+    returns ``False``.  A malformed ``stored`` raises ``ValueError``."""
+    dummy = _DUMMY.replace(f"${PASSWORD_HASH_ITERATIONS}$", f"${dummy_iterations}$", 1)
+    m = _STORED.fullmatch(stored if stored is not None else dummy)
     if m is None:
         raise ValueError("not a pbkdf2-sha256 password hash")
     iterations, salt, expected = int(m.group(1)), bytes.fromhex(m.group(2)), m.group(3)

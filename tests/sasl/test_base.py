@@ -135,3 +135,15 @@ def test_client_finish_and_repr() -> None:
     assert repr(client) == "<Client X-CLIENT>"
     server = Echo()
     assert repr(server) == "<Echo X-ECHO done=False>"
+
+
+def test_nothing_after_the_outcome() -> None:
+    server = Echo()
+    server.start(None)
+    assert server.receive(b"done") == Success(authcid="me")
+    with pytest.raises(LocalProtocolError, match="the exchange is over"):
+        server.receive(b"done")
+    with pytest.raises(LocalProtocolError, match="already started"):
+        server.start(None)
+    with pytest.raises(LocalProtocolError, match="no request is pending"):
+        server.answer(True)

@@ -106,3 +106,14 @@ def test_scram_credentials_value_semantics() -> None:
         ScramCredentials(b"s", 1, b"k", b"kk")
     with pytest.raises(TypeError):
         ScramCredentials(b"s", 1, "k", b"k")  # type: ignore[arg-type]
+
+
+def test_dummy_iterations_follow_the_deployment() -> None:
+    stored = hash_password("pencil", iterations=1000)
+    with traced() as known:
+        assert verify_password(stored, "wrong", dummy_iterations=1000) is False
+    with traced() as unknown:
+        assert verify_password(None, "wrong", dummy_iterations=1000) is False
+    assert known == unknown
+    with pytest.raises(ValueError):
+        verify_password(None, "wrong", dummy_iterations=0)
