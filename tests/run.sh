@@ -5,6 +5,37 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# -- the real peers of tests/interop/ (Debian packages; nothing is started here:
+# each test starts its own peer on free loopback ports and stops it)
+PEER_PROGRAMS="dovecot smtp-sink swaks curl fetchmail openssl"
+PEER_PACKAGES="dovecot-core dovecot-imapd dovecot-pop3d postfix swaks libnet-ssleay-perl
+  libio-socket-ssl-perl libauthen-sasl-perl curl openssl fetchmail ca-certificates"
+missing=""
+for p in $PEER_PROGRAMS; do
+    command -v "$p" >/dev/null || [ -x "/usr/sbin/$p" ] || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+        echo "== installing the interop peers:$missing"
+        export DEBIAN_FRONTEND=noninteractive
+        created_policy=""
+        if [ ! -e /usr/sbin/policy-rc.d ]; then
+            # package scripts must not start daemons
+            printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
+            chmod 755 /usr/sbin/policy-rc.d
+            created_policy=1
+        fi
+        echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
+        apt-get update -qq
+        # shellcheck disable=SC2086
+        apt-get install -y -qq --no-install-recommends $PEER_PACKAGES >/dev/null
+        [ -n "$created_policy" ] && rm -f /usr/sbin/policy-rc.d
+    else
+        echo "the interop peers are missing ($missing); install them as root:" >&2
+        echo "  apt-get install $PEER_PACKAGES" >&2
+    fi
+fi
+
 PYTHON=${PYTHON:-python3}
 if [ ! -x .venv/bin/python ]; then
     "$PYTHON" -m venv .venv

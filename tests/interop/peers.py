@@ -1,0 +1,274 @@
+"""Start and stop the real peers of the interop tests (Dovecot, Postfix's
+smtp-sink), each in its own temporary directory on free loopback ports.
+
+Every wait has a deadline.  Where a peer's program is missing, the test skips,
+except under ``CI=true`` (as .ci/run runs), where a missing peer is a failure.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+START_TIMEOUT = 15.0
+
+
+def require_program(name: str) -> str:
+    """The program's path; skip (locally) or fail (CI) when it is missing."""
+    path = shutil.which(name) or next(
+        (p for p in (f"/usr/sbin/{name}", f"/usr/bin/{name}") if os.access(p, os.X_OK)), None
+    )
+    if path is None:
+        msg = f"{name} is not installed (tests/run.sh installs it)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(msg)
+        pytest.skip(msg)
+    return path
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_for_banner(port: int, prefix: bytes, deadline: float) -> None:
+    last: Exception | None = None
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
+                s.settimeout(2)
+                if s.recv(200).startswith(prefix):
+                    return
+        except OSError as exc:
+            last = exc
+        time.sleep(0.05)
+    raise TimeoutError(f"no {prefix!r} banner on port {port}: {last}")
+
+
+def make_cert(directory: Path) -> tuple[Path, Path]:
+    """A self-signed certificate for localhost / 127.0.0.1 (openssl)."""
+    cert, key = directory / "cert.pem", directory / "key.pem"
+    subprocess.run(
+        [
+            require_program("openssl"),
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+            "-subj", "/CN=localhost",
+            "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
+            "-keyout", str(key), "-out", str(cert),
+        ],
+        check=True, capture_output=True, timeout=60,
+    )  # fmt: skip
+    key.chmod(0o600)
+    return cert, key
+
+
+@dataclass
+class Dovecot:
+    """A private Dovecot: IMAP and POP3, plain/STARTTLS and implicit TLS."""
+
+    directory: Path
+    imap: int
+    imaps: int
+    pop3: int
+    pop3s: int
+    cert: Path
+    users: dict[str, str] = field(default_factory=dict)
+    pid: int = 0
+
+    def maildir(self, user: str) -> Path:
+        return self.directory / "mail" / user / "Maildir"
+
+
+DOVECOT_CONF = """\
+instance_name = protokit-test-{tag}
+base_dir = {dir}/run
+state_dir = {dir}/state
+log_path = {dir}/dovecot.log
+protocols = imap pop3
+listen = 127.0.0.1
+default_internal_user = dovecot
+default_login_user = dovenull
+ssl = yes
+ssl_cert = <{dir}/cert.pem
+ssl_key = <{dir}/key.pem
+ssl_min_protocol = TLSv1.2
+disable_plaintext_auth = no
+auth_mechanisms = plain login
+auth_failure_delay = 0
+mail_location = maildir:~/Maildir
+mail_uid = {uid}
+mail_gid = {gid}
+first_valid_uid = 1
+pop3_uidl_format = %08Xu%08Xv
+namespace inbox {{
+  inbox = yes
+  separator = /
+  mailbox Sent {{
+    special_use = \\Sent
+    auto = subscribe
+  }}
+  mailbox Trash {{
+    special_use = \\Trash
+    auto = subscribe
+  }}
+}}
+passdb {{
+  driver = passwd-file
+  args = scheme=PLAIN username_format=%u {dir}/users
+}}
+userdb {{
+  driver = static
+  args = uid={uid} gid={gid} home={dir}/mail/%u
+}}
+service imap-login {{
+  inet_listener imap {{
+    port = {imap}
+  }}
+  inet_listener imaps {{
+    port = {imaps}
+    ssl = yes
+  }}
+}}
+service pop3-login {{
+  inet_listener pop3 {{
+    port = {pop3}
+  }}
+  inet_listener pop3s {{
+    port = {pop3s}
+    ssl = yes
+  }}
+}}
+service anvil {{
+  unix_listener anvil-auth-penalty {{
+    mode = 0
+  }}
+}}
+"""
+
+
+@contextmanager
+def peer_directory(prefix: str) -> Iterator[Path]:
+    """A fresh directory the peers' unprivileged users can traverse (pytest's
+    tmp_path is 0700 under root), removed afterwards."""
+    path = Path(tempfile.mkdtemp(prefix=f"protokit-{prefix}-"))
+    path.chmod(0o755)
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+@contextmanager
+def dovecot(users: dict[str, str] | None = None) -> Iterator[Dovecot]:
+    """Run a private Dovecot for the duration of the block."""
+    binary = require_program("dovecot")
+    users = users or {"alice": "alicepw", "bob": "bobpw"}
+    with peer_directory("dovecot") as tmp:
+        yield from _dovecot(binary, tmp, users)
+
+
+def _dovecot(binary: str, tmp: Path, users: dict[str, str]) -> Iterator[Dovecot]:
+    for sub in ("run", "state", "mail"):
+        (tmp / sub).mkdir(exist_ok=True)
+    uid = gid = 65534
+    os.chown(tmp / "mail", uid, gid)
+    cert, _key = make_cert(tmp)
+    (tmp / "users").write_text("".join(f"{u}:{{PLAIN}}{p}\n" for u, p in users.items()))
+    d = Dovecot(tmp, free_port(), free_port(), free_port(), free_port(), cert, dict(users))
+    conf = DOVECOT_CONF.format(
+        tag=os.getpid(), dir=tmp, uid=uid, gid=gid,
+        imap=d.imap, imaps=d.imaps, pop3=d.pop3, pop3s=d.pop3s,
+    )  # fmt: skip
+    (tmp / "dovecot.conf").write_text(conf)
+    # The master daemonizes and keeps its stdio: never give it a pipe.
+    with (tmp / "start.out").open("wb") as out:
+        proc = subprocess.run(
+            [binary, "-c", str(tmp / "dovecot.conf")],
+            stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, timeout=30,
+        )  # fmt: skip
+    if proc.returncode != 0:
+        raise RuntimeError(f"dovecot did not start: {(tmp / 'start.out').read_text()}")
+    try:
+        deadline = time.monotonic() + START_TIMEOUT
+        wait_for_banner(d.imap, b"* OK", deadline)
+        wait_for_banner(d.pop3, b"+OK", deadline)
+        d.pid = int((tmp / "run" / "master.pid").read_text())
+        yield d
+    finally:
+        _stop_pidfile(tmp / "run" / "master.pid")
+
+
+def _stop_pidfile(pidfile: Path) -> None:
+    try:
+        pid = int(pidfile.read_text())
+    except (OSError, ValueError):
+        return
+    _stop_pid(pid)
+
+
+def _stop_pid(pid: int) -> None:
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            done, _ = os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            done = 0
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                return
+        if done:
+            return
+        time.sleep(0.05)
+    os.kill(pid, signal.SIGKILL)
+
+
+@dataclass
+class SmtpSink:
+    port: int
+    directory: Path
+
+
+@contextmanager
+def smtp_sink(*options: str) -> Iterator[SmtpSink]:
+    """Postfix's smtp-sink on a free port; ``options`` as smtp-sink takes them
+    (it advertises PIPELINING, 8BITMIME, SIZE ...; pass "-a" to hide AUTH)."""
+    binary = require_program("smtp-sink")
+    with peer_directory("smtp-sink") as tmp:
+        yield from _smtp_sink(binary, tmp, options)
+
+
+def _smtp_sink(binary: str, tmp: Path, options: tuple[str, ...]) -> Iterator[SmtpSink]:
+    port = free_port()
+    log = (tmp / "smtp-sink.log").open("wb")
+    proc = subprocess.Popen(
+        [binary, "-u", "nobody", "-c", "-h", "sink.test", *options, f"127.0.0.1:{port}", "256"],
+        stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, cwd=tmp,
+    )  # fmt: skip
+    try:
+        wait_for_banner(port, b"220", time.monotonic() + START_TIMEOUT)
+        yield SmtpSink(port, tmp)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+        log.close()
