@@ -105,11 +105,15 @@ def test_enhanced_codes_are_split_off_every_line() -> None:
     ],
 )
 def test_reply_reader_errors(data: bytes) -> None:
-    with pytest.raises(RemoteProtocolError):
-        reader = ReplyReader()
-        buf = ReceiveBuffer(data)
+    reader = ReplyReader()
+    buf = ReceiveBuffer(data)
+
+    def read_all() -> None:
         while reader.read(buf) is not None:
             pass
+
+    with pytest.raises(RemoteProtocolError):
+        read_all()
 
 
 def test_reply_writer_refuses_cr_lf_nul() -> None:
