@@ -23,6 +23,7 @@ __all__ = [
     "AUTH_ARGS",
     "BDAT_ARGS",
     "EHLO_KEYWORD",
+    "HTTP_REQUEST",
 ]
 
 # RFC 5321 4.1.2 / RFC 6531 3.3 (UTF8-non-ascii allowed in atext, qtext and
@@ -114,3 +115,7 @@ ENHANCED_CODE = re.compile(rb"([245])\.([0-9]{1,3})\.([0-9]{1,3})(?: |$)")
 #   ehlo-keyword = (ALPHA / DIGIT) *(ALPHA / DIGIT / "-")
 # "=" is the old form of AUTH ("AUTH=PLAIN") that some servers still send.
 EHLO_KEYWORD = re.compile(rb"([A-Za-z0-9][A-Za-z0-9\-]{0,63})(?:[ =](.*))?", re.DOTALL)
+
+#   request-line = method SP request-target SP HTTP-version   (RFC 9112 3)
+# Recognised only to close the connection (cross-protocol attacks, ALPACA).
+HTTP_REQUEST = re.compile(rb"[A-Z]{3,10} [\x21-\x7e]{1,400} HTTP/[0-9]\.[0-9]")

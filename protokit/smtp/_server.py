@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from collections import deque
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NoReturn
 
 from .._sentinel import NEED_DATA, NeedData
 from ..errors import (
@@ -137,6 +137,7 @@ class ServerConnection:
         self._eof = False
         self._closed_reported = False
         self._skipping = False
+        self._errors = 0
         self._esc = Extension.ENHANCEDSTATUSCODES in cfg.extensions
         self._greeted = False
         # The transaction.
@@ -342,8 +343,17 @@ class ServerConnection:
         self._queued += 1
 
     def _bad(self, reply: Reply, reason: str | None = None) -> BadCommand:
+        self._errors += 1
+        if self._errors > self.config.max_bad_commands:
+            self._fatal("too many bad commands", "Too many errors")
         self._emit(reply)
         return BadCommand(reply=reply, reason=reason or reply.lines[0])
+
+    def _fatal(self, message: str, text: str) -> NoReturn:
+        """A violation that ends the session: raise with the 421 to send."""
+        self.state = State.ERROR
+        closing = _r(421, "4.7.0", f"{self.config.hostname} {text}, closing connection")
+        raise RemoteProtocolError(message, reply=closing.to_bytes(enhanced=self._esc))
 
     def _ask(self, ev: Event, count: int = 1) -> Event:
         self._question = ev
@@ -394,6 +404,9 @@ class ServerConnection:
         if verb is None:
             if word == b"EXPN":
                 return self._bad(_NOT_IMPLEMENTED)
+            if g.HTTP_REQUEST.fullmatch(line):
+                # ALPACA / cross-protocol: an HTTP client; close, reflect nothing.
+                self._fatal("an HTTP request on the SMTP port", "Not an SMTP client")
             return self._bad(_UNRECOGNIZED)
         arg = b"" if sp < 0 else line[sp + 1 :]
         if cfg.lmtp:
@@ -545,13 +558,7 @@ class ServerConnection:
         if self._buf and not cfg.discard_after_starttls:
             # CVE-2011-0411: commands pipelined after STARTTLS must never run
             # after the upgrade.  Refuse and close.
-            self.state = State.ERROR
-            raise RemoteProtocolError(
-                "commands pipelined after STARTTLS",
-                reply=_r(554, "5.5.0", "Commands pipelined after STARTTLS").to_bytes(
-                    enhanced=self._esc
-                ),
-            )
+            self._fatal("commands pipelined after STARTTLS", "Commands pipelined after STARTTLS")
         self._buf.consume(len(self._buf))
         self._emit(_r(220, "2.0.0", "Ready to start TLS"))
         self.state = State.TLS
@@ -559,8 +566,8 @@ class ServerConnection:
 
     def _check_tls_injection(self) -> NeedData:
         if self._buf and not self.config.discard_after_starttls:
-            self.state = State.ERROR
-            raise RemoteProtocolError("plaintext received after STARTTLS")
+            # The 220 may be on its way: the reply is for the log, not the wire.
+            self._fatal("plaintext received after STARTTLS", "Plaintext after STARTTLS")
         return NEED_DATA
 
     # -- AUTH (RFC 4954) -------------------------------------------------------------------------

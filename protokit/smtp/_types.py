@@ -306,6 +306,8 @@ class ServerConfig:
     max_message_size: int = 64 * 1024 * 1024
     max_recipients: int = 1000
     max_pipelined: int = 1000
+    #: Refused commands tolerated in one session before 421 and close.
+    max_bad_commands: int = 100
     max_chunk: int = 65536
     #: Plaintext pipelined after STARTTLS: False closes with an error (the
     #: default); True discards it and goes on with the TLS hand-off.
