@@ -96,6 +96,7 @@ __all__ = [
     "ServerConnection",
     "ServerEvent",
     "StartTLS",
+    "State",
     "Stat",
     "StatResult",
     "Stls",

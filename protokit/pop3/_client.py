@@ -320,7 +320,11 @@ class ClientConnection:
         return self._utf8 or any(p.keyword == "UTF8" for p in (*self._inflight, *self._outbox))
 
     def _check(self, keyword: str) -> None:
-        if keyword not in COMMANDS[self._expected] and keyword not in COMMANDS[self.state]:
+        expected = self._expected
+        if keyword in COMMANDS[expected]:
+            return
+        # A login in flight may fail: AUTHORIZATION commands stay possible.
+        if not (expected is State.TRANSACTION and keyword in COMMANDS[self.state]):
             raise LocalProtocolError(f"{keyword} is not valid in the {self._expected.value} state")
 
     def _queue(self, pending: _Pending) -> None:

@@ -186,8 +186,10 @@ def multiline(lines: Iterable[bytes]) -> bytes:
 
 
 def octet_count(message: bytes) -> int:
-    """The size POP3 reports for ``message`` (RFC 1939 section 11): octets
-    with every line ending counted as CRLF, as the server sends it."""
+    """The size POP3 reports for ``message`` (RFC 1939 section 11): the octets
+    the server sends before stuffing, every line ending counted as CRLF and a
+    missing final CRLF added, exactly as ``send_message_data`` writes it."""
     crlf = message.count(b"\r\n")
     bare = message.count(b"\r") + message.count(b"\n") - 2 * crlf
-    return len(message) + bare
+    unterminated = bool(message) and message[-1] not in b"\r\n"
+    return len(message) + bare + (2 if unterminated else 0)

@@ -344,6 +344,8 @@ def test_apop_digest_and_octet_count() -> None:
     assert apop_digest("<1896.697170952@dbc.mtview.ca.us>", Secret("tanstaaf")).startswith("c4c9")
     assert octet_count(b"a\r\nb\r\n") == 6
     assert octet_count(b"a\nb\rc\r\n") == 9
+    assert octet_count(b"no end") == 8
+    assert octet_count(b"cr end\r") == 8
     assert octet_count(b"") == 0
 
 

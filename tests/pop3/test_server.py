@@ -746,3 +746,41 @@ def test_peer_close_while_the_application_answers() -> None:
     s.receive_data(b"")
     assert s.next_event() == ConnectionClosed()
     assert s.state is State.CLOSED
+
+
+SESSION = (
+    b"CAPA\r\nUSER mrose\r\nPASS secret\r\nSTAT\r\nLIST\r\nUIDL 2\r\nRETR 1\r\nTOP 2 0\r\n"
+    b"DELE 1\r\nRSET\r\nNOOP\r\nQUIT\r\n"
+)
+SESSION_REPLIES = (
+    b"+OK Capability list follows\r\nTOP\r\nUSER\r\nSASL PLAIN\r\nRESP-CODES\r\nPIPELINING\r\n"
+    b"UIDL\r\nIMPLEMENTATION protokit\r\nUTF8\r\nAUTH-RESP-CODE\r\n.\r\n"
+    b"+OK send PASS\r\n+OK mrose's maildrop has 2 messages (320 octets)\r\n"
+    b"+OK 2 320\r\n+OK 2 messages (320 octets)\r\n1 120\r\n2 200\r\n.\r\n"
+    b"+OK 2 QhdPYR:00WBw1Ph7x7\r\n+OK 120 octets\r\n..one\r\n.\r\n+OK\r\nA: b\r\n\r\n.\r\n"
+    b"+OK message 1 deleted\r\n+OK maildrop has 2 messages (320 octets)\r\n+OK\r\n"
+    b"+OK localhost POP3 server signing off (2 messages left)\r\n"
+)
+
+
+def test_server_reader_three_ways() -> None:
+    for label, chunks in three_ways(SESSION, trailing=b"NOOP\r\nGARBAGE\r\n"):
+        s = server()
+        events: list[Any] = []
+        for chunk in chunks:
+            s.receive_data(chunk)
+            while (ev := s.next_event()) is not NEED_DATA:
+                events.append(ev)
+                if isinstance(ev, PasswordLogin):
+                    s.accept_login(MAILDROP)
+                elif isinstance(ev, MessageRequested):
+                    s.send_message_data(b".one\r\n" if ev.number == 1 else b"A: b\r\n\r\nbody\r\n")
+                    s.end_message()
+                elif isinstance(ev, UpdateRequested):
+                    s.finish_update()
+                elif isinstance(ev, ConnectionClosed):
+                    break
+        assert s.data_to_send() == SESSION_REPLIES, label
+        assert [type(e) for e in events] == [
+            PasswordLogin, MessageRequested, MessageRequested, UpdateRequested, ConnectionClosed
+        ], label  # fmt: skip
