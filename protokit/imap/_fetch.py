@@ -122,6 +122,8 @@ def _section_item(d: dict[str, Any], name: str, v: Any) -> bool:
     if m is None or m.group(2) is None:
         return False
     base = m.group(1).upper()
+    # the section keeps the case of header field names; section() upper-cases
+    # the keywords
     spec = m.group(2).decode("ascii")
     if m.group(4) is not None:
         raise err("fetch item origin")
@@ -171,7 +173,7 @@ def build_fetch(seq: int, tokens: list[Any], utf8: bool) -> Fetch:
         fn = simple.get(key)
         if fn is not None:
             fn(d, items[k + 1])
-        elif "[" not in key or not _section_item(d, key, items[k + 1]):
+        elif "[" not in key or not _section_item(d, name, items[k + 1]):
             other.append((key, generic(items[k + 1])))
     if other:
         d["other"] = tuple(other)

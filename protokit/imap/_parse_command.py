@@ -95,7 +95,10 @@ def _n(v: list[Any], n: int, what: str) -> None:
 
 
 def _params(v: list[Any], what: str) -> tuple[tuple[str, Any], ...]:
-    """select-params / create-params / fetch-modifiers: "(" name [SP value] ... ")"."""
+    """select-params / create-params / fetch-modifiers: "(" name [SP value] ... ")".
+
+    A value that is a bare number reads as ``int``; any other value is kept
+    as a generic value."""
     out: list[tuple[str, Any]] = []
     i = 0
     while i < len(v):
@@ -103,7 +106,9 @@ def _params(v: list[Any], what: str) -> tuple[tuple[str, Any], ...]:
         i += 1
         value = None
         if i < len(v) and not (type(v[i]) is str and PARAM_NAME.match(v[i])):
-            value = generic(v[i])
+            value = v[i]
+            # a number is a number (CHANGEDSINCE 5, UNCHANGEDSINCE ...)
+            value = int(value) if type(value) is str and value.isdigit() else generic(value)
             i += 1
         out.append((name, value))
     return tuple(out)
