@@ -753,15 +753,9 @@ class ServerConnection:
             # RFC 3030 2: the chunk is read and discarded, never taken as
             # commands; a failed chunk fails the transaction.
             started = self._bdat_started
-            refused = self.state is State.REFUSED
-            self._reset_transaction()
-            self._after_drain = (
-                State.REFUSED
-                if refused
-                else State.READY
-                if self.helo is not None
-                else State.GREETING
-            )
+            if self.state is State.CHUNKING or reply is _TOO_BIG:
+                self._reset_transaction()  # RFC 3030 2: the transaction failed
+            self._after_drain = self.state
             self._bdat_drain = True
             self.state = State.BDAT
             ev = self._bad(reply)
