@@ -89,6 +89,7 @@ ClientEvent = (
 )
 
 _LOGIN: Final = frozenset({"PASS", "APOP", "AUTH"})
+_CREDENTIALS: Final = frozenset({"USER", "PASS", "APOP", "AUTH"})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -103,12 +104,17 @@ class ClientConfig:
     max_chunk: int | None = None
     #: Send USER/PASS or a plaintext SASL mechanism without TLS.
     allow_plaintext_auth: bool = False
+    #: Send no credentials at all (USER, PASS, APOP, AUTH) before TLS: a
+    #: server that strips STLS or refuses it cannot get any.
+    require_tls: bool = False
+    #: Most server challenges answered in one AUTH before cancelling.
+    max_sasl_steps: int = 10
     #: The connection is already under TLS (the 995 role).
     tls_active: bool = False
 
 
 class _Pending:
-    __slots__ = ("cancelled", "initial", "keyword", "line", "mechanism", "msg", "multi")
+    __slots__ = ("cancelled", "initial", "keyword", "line", "mechanism", "msg", "multi", "steps")
 
     def __init__(self, keyword: str, line: bytes, *, multi: bool, msg: int = 0) -> None:
         self.keyword = keyword
@@ -119,6 +125,7 @@ class _Pending:
         # An initial response too long for the AUTH line, sent after "+ ".
         self.initial: bytes | None = None
         self.cancelled = False
+        self.steps = 0
 
 
 class ClientConnection:
@@ -188,7 +195,7 @@ class ClientConnection:
         if isinstance(cmd, Auth) and cmd.mechanism is not None:
             raise LocalProtocolError("use auth(mechanism) for a SASL exchange")
         keyword = command_keyword(cmd)
-        self._check(keyword)
+        self._check(keyword, credentials=not isinstance(cmd, Auth))
         multi = False
         msg = 0
         if isinstance(cmd, (List, Uidl)):
@@ -319,7 +326,9 @@ class ClientConnection:
     def _utf8_pending(self) -> bool:
         return self._utf8 or any(p.keyword == "UTF8" for p in (*self._inflight, *self._outbox))
 
-    def _check(self, keyword: str) -> None:
+    def _check(self, keyword: str, *, credentials: bool = True) -> None:
+        if credentials and keyword in _CREDENTIALS and self.config.require_tls and not self._tls:
+            raise LocalProtocolError(f"{keyword} before TLS is refused by the config")
         expected = self._expected
         if keyword in COMMANDS[expected]:
             return
@@ -512,7 +521,10 @@ class ClientConnection:
         else:
             if p.cancelled:
                 raise RemoteProtocolError("challenge after the SASL exchange was cancelled")
+            p.steps += 1
             try:
+                if p.steps > self.config.max_sasl_steps:
+                    raise RemoteProtocolError("too many SASL challenges")
                 response = mech.respond(parse_challenge(text))
             except ProtocolError:
                 # A malformed or false challenge: cancel ("*"); the server's

@@ -532,3 +532,47 @@ def test_send_accepts_command_events() -> None:
     c = logged_in()
     c.send(Retr(msg=3))
     assert c.data_to_send() == b"RETR 3\r\n"
+
+
+def test_require_tls_sends_no_credentials_before_tls() -> None:
+    c = greeted(ClientConfig(require_tls=True, allow_plaintext_auth=True))
+    for call in (
+        lambda: c.user("mrose"),
+        lambda: c.pass_("secret"),
+        lambda: c.apop("mrose", "tanstaaf"),
+        lambda: c.auth(LongResponse(1)),
+    ):
+        with pytest.raises(LocalProtocolError):
+            call()
+    assert c.data_to_send() == b""
+    c.auth_list()  # asking for the list sends no credentials
+    assert c.data_to_send() == b"AUTH\r\n"
+    c.receive_data(b"+OK\r\n.\r\n")
+    assert drain(c) == [MechanismList(mechanisms=())]
+    # A stripped or refused STLS leaves it so: the caller must give up.
+    c.stls()
+    c.data_to_send()
+    c.receive_data(b"-ERR no TLS here\r\n")
+    assert drain(c) == [Err(command="STLS", text="no TLS here")]
+    with pytest.raises(LocalProtocolError):
+        c.user("mrose")
+    c.stls()
+    c.data_to_send()
+    c.receive_data(b"+OK\r\n")
+    assert drain(c) == [StartTLS()]
+    c.tls_established()
+    c.user("mrose")
+    assert c.data_to_send() == b"USER mrose\r\n"
+
+
+def test_sasl_steps_are_bounded() -> None:
+    c = greeted(ClientConfig(tls_active=True, max_sasl_steps=3))
+    c.auth(LongResponse(1))
+    c.data_to_send()
+    for _ in range(3):
+        c.receive_data(b"+ Zm9v\r\n")
+        assert drain(c) == []
+        assert c.data_to_send() == b"cjpmb28=\r\n"
+    c.receive_data(b"+ Zm9v\r\n")
+    assert drain(c) == []
+    assert c.data_to_send() == b"*\r\n"
