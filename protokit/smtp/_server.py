@@ -601,6 +601,9 @@ class ServerConnection:
             return self._bad(
                 _r(538, "5.7.11", "Encryption required for requested authentication mechanism")
             )
+        # RFC 4954 4: SMTP carries no data with 235; a mechanism's final data
+        # (SCRAM's server signature) goes as a last 334 challenge.
+        mech.success_data_as_challenge = True
         self._mech = mech
         self._mech_name = name
         self.state = State.AUTH
