@@ -50,10 +50,10 @@ from ._events import UserReceived as UserReceived
 from ._events import Utf8 as Utf8
 from ._events import apop_digest as apop_digest
 from ._parse import parse_command as parse_command
-from ._server import DEFAULT_CAPABILITIES as DEFAULT_CAPABILITIES
-from ._server import ServerConfig as ServerConfig
 from ._server import ServerConnection as ServerConnection
 from ._server import ServerEvent as ServerEvent
+from ._server_config import DEFAULT_CAPABILITIES as DEFAULT_CAPABILITIES
+from ._server_config import ServerConfig as ServerConfig
 from ._state import State as State
 from ._write import octet_count as octet_count
 from ._write import write_command as write_command

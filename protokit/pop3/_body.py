@@ -1,6 +1,7 @@
-"""The client's reader of a multi-line RETR/TOP body (RFC 1939 section 3).
+"""Message bodies: the client's reader of a multi-line RETR/TOP reply
+(RFC 1939 section 3), and the server's TOP cutter.
 
-Like :class:`protokit.wire.DotUnstuffer` (same end rule: only CRLF "." CRLF
+The reader is like :class:`protokit.wire.DotUnstuffer` (same end rule: only CRLF "." CRLF
 ends a body; same hold-back of bytes that could begin a terminator or a
 stuffed dot), but it does not count bare CR/LF: a POP3 client delivers the
 server's bytes as they are, and the three ``count`` passes that the counting
@@ -13,7 +14,7 @@ from __future__ import annotations
 
 from ..wire._buffer import ReceiveBuffer
 
-__all__ = ["BodyReader"]
+__all__ = ["BodyReader", "TopCutter"]
 
 _TERMINATOR = b"\r\n.\r\n"
 _STUFFED = b"\r\n."
@@ -88,3 +89,35 @@ class BodyReader:
         buffer.consume(consumed)
         self.size += len(chunk)
         return chunk
+
+
+class TopCutter:
+    """Cuts stuffed CRLF output after the header, the blank line and n lines."""
+
+    __slots__ = ("done", "in_header", "line_len", "lines_left")
+
+    def __init__(self, lines: int) -> None:
+        self.lines_left = lines
+        self.in_header = True
+        self.line_len = 0
+        self.done = False
+
+    def feed(self, data: bytes) -> bytes:
+        pos = 0
+        while self.in_header:
+            i = data.find(b"\r\n", pos)
+            if i < 0:
+                self.line_len += len(data) - pos
+                return data
+            if self.line_len == 0 and i == pos:
+                self.in_header = False
+            self.line_len = 0
+            pos = i + 2
+        while self.lines_left > 0:
+            i = data.find(b"\r\n", pos)
+            if i < 0:
+                return data
+            pos = i + 2
+            self.lines_left -= 1
+        self.done = True
+        return data[:pos]

@@ -15,13 +15,8 @@ body lines, then ``message_wanted`` turns false and later chunks are dropped.
 from __future__ import annotations
 
 import importlib
-import os
-import secrets
-import time
 from collections import deque
-from collections.abc import Callable, Collection, Sequence
-from dataclasses import dataclass
-from typing import Final
+from collections.abc import Collection, Sequence
 
 from .._sentinel import NEED_DATA, NeedData
 from ..errors import (
@@ -36,6 +31,7 @@ from ..wire._buffer import ReceiveBuffer
 from ..wire._dotstuff import DotStuffer
 from ..wire._sasl import InvalidBase64Error, b64decode_strict, b64encode
 from . import _grammar as g
+from ._body import TopCutter
 from ._events import (
     Apop,
     ApopLogin,
@@ -61,28 +57,11 @@ from ._events import (
     UserReceived,
 )
 from ._parse import parse_command
+from ._server_config import ServerConfig, default_timestamp
 from ._state import SessionState, State, Transition
 from ._write import command_keyword, err_line, multiline, ok_line
 
-__all__ = ["DEFAULT_CAPABILITIES", "ServerConfig", "ServerConnection", "ServerEvent"]
-
-#: The optional capabilities a server offers unless told otherwise.
-DEFAULT_CAPABILITIES: Final = frozenset(
-    {
-        "TOP",
-        "UIDL",
-        "USER",
-        "SASL",
-        "RESP-CODES",
-        "PIPELINING",
-        "EXPIRE",
-        "LOGIN-DELAY",
-        "IMPLEMENTATION",
-        "STLS",
-        "UTF8",
-        "AUTH-RESP-CODE",
-    }
-)
+__all__ = ["ServerConnection", "ServerEvent"]
 
 ServerEvent = (
     UserReceived
@@ -96,104 +75,6 @@ ServerEvent = (
     | StartTLS
     | ConnectionClosed
 )
-
-MechanismFactory = Callable[[str, "bytes | None"], "ServerMechanism | None"]
-
-
-def _default_timestamp(hostname: str) -> str:
-    # RFC 1939 section 7: "<process-ID.clock@hostname>", unique per greeting.
-    return f"<{os.getpid()}.{time.time_ns()}.{secrets.randbelow(10**9)}@{hostname}>"
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ServerConfig:
-    """How a :class:`ServerConnection` behaves.  Every field has a default."""
-
-    #: Used in the QUIT reply and the default APOP timestamp.
-    hostname: str = "localhost"
-    #: The greeting's text (the APOP timestamp is appended when APOP is on).
-    greeting: str = "POP3 server ready"
-    #: Longest command line accepted, without CRLF (RFC 2449 4: 255 with it;
-    #: we accept 255 plus CRLF).
-    max_command_line: int = 255
-    #: Longest SASL continuation line, without CRLF.
-    max_auth_line: int = 12 * 1024
-    #: Commands that may sit buffered while the application answers.
-    max_pipelined: int = 1000
-    #: Refused commands tolerated before the connection is closed.
-    max_errors: int = 20
-    #: USER/PASS and plaintext SASL mechanisms without TLS.
-    allow_plaintext_auth: bool = False
-    #: Offer STLS (the binding has a certificate).
-    tls_available: bool = False
-    #: The connection is already under TLS (the 995 role).
-    tls_active: bool = False
-    #: Offer APOP (puts a timestamp in the greeting).
-    apop: bool = False
-    #: Makes the APOP timestamp; default "<pid.clock.random@hostname>".
-    apop_timestamp: Callable[[], str] | None = None
-    #: SASL mechanisms offered, in CAPA order.
-    sasl_mechanisms: tuple[str, ...] = ("PLAIN",)
-    #: Mechanisms that reveal a reusable secret: only under TLS unless
-    #: ``allow_plaintext_auth``.
-    plaintext_mechanisms: frozenset[str] = frozenset({"PLAIN", "LOGIN"})
-    #: Creates the server mechanism for a name and channel binding data;
-    #: default ``protokit.sasl.create_server``.
-    mechanism_factory: MechanismFactory | None = None
-    #: Ask the application about USER names (``UserReceived``); otherwise
-    #: USER is always accepted, so unknown users and bad passwords look alike.
-    check_user: bool = False
-    #: Optional capabilities offered (see DEFAULT_CAPABILITIES).
-    capabilities: Collection[str] = DEFAULT_CAPABILITIES
-    #: LOGIN-DELAY seconds and EXPIRE value ("NEVER" or days), when set.
-    login_delay: int | None = None
-    expire: str | None = None
-    implementation: str = "protokit"
-    #: Texts of the replies that have no fixed wording.
-    capa_text: str = "Capability list follows"
-    stls_text: str = "Begin TLS negotiation"
-    user_text: str = "send PASS"
-
-    def __post_init__(self) -> None:
-        if self.max_command_line < 253 or self.max_auth_line < self.max_command_line:
-            raise ValueError("line limits below the RFC minimum")
-        if self.max_pipelined < 1 or self.max_errors < 1:
-            raise ValueError("max_pipelined and max_errors must be >= 1")
-        for name in self.sasl_mechanisms:
-            if not g.MECHANISM.fullmatch(name.encode("ascii", "replace")):
-                raise ValueError("invalid SASL mechanism name")
-
-
-class _TopCutter:
-    """Cuts stuffed CRLF output after the header, the blank line and n lines."""
-
-    __slots__ = ("done", "in_header", "line_len", "lines_left")
-
-    def __init__(self, lines: int) -> None:
-        self.lines_left = lines
-        self.in_header = True
-        self.line_len = 0
-        self.done = False
-
-    def feed(self, data: bytes) -> bytes:
-        pos = 0
-        while self.in_header:
-            i = data.find(b"\r\n", pos)
-            if i < 0:
-                self.line_len += len(data) - pos
-                return data
-            if self.line_len == 0 and i == pos:
-                self.in_header = False
-            self.line_len = 0
-            pos = i + 2
-        while self.lines_left > 0:
-            i = data.find(b"\r\n", pos)
-            if i < 0:
-                return data
-            pos = i + 2
-            self.lines_left -= 1
-        self.done = True
-        return data[:pos]
 
 
 def _plural(n: int) -> str:
@@ -228,13 +109,13 @@ class ServerConnection:
         self._injected = False
         self._msg: MessageRequested | None = None
         self._stuffer: DotStuffer | None = None
-        self._cutter: _TopCutter | None = None
+        self._cutter: TopCutter | None = None
         self._status_sent = False
         self.timestamp: str | None = None
         greeting = self.config.greeting
         if self.config.apop:
             make = self.config.apop_timestamp
-            self.timestamp = make() if make else _default_timestamp(self.config.hostname)
+            self.timestamp = make() if make else default_timestamp(self.config.hostname)
             if not g.GREETING_TIMESTAMP.fullmatch(self.timestamp.encode("ascii", "replace")):
                 raise LocalProtocolError("invalid APOP timestamp")
             greeting = f"{greeting} {self.timestamp}" if greeting else self.timestamp
@@ -675,7 +556,7 @@ class ServerConnection:
             lines = cmd.lines if isinstance(cmd, Top) else None
             self._msg = MessageRequested(number=cmd.msg, uid=e.uid, size=e.size, lines=lines)
             self._stuffer = DotStuffer()
-            self._cutter = None if lines is None else _TopCutter(lines)
+            self._cutter = None if lines is None else TopCutter(lines)
             self._status_sent = False
             self._awaiting = "message"
             return self._msg
