@@ -35,7 +35,10 @@ ATOM_CHARS: Final = rb"!#$&'+,\-./0-9:;<=>?@A-Z\[^_`a-z|}~"
 ATOM: Final = re.compile(rb"[" + ATOM_CHARS + rb"]{1,%d}\Z" % MAX_ATOM)
 
 # ASTRING-CHAR    = ATOM-CHAR / resp-specials
-ASTRING_ATOM: Final = re.compile(rb"[" + ATOM_CHARS + rb"\]]{1,%d}\Z" % MAX_ATOM)
+# What the writer sends as a bare astring: ASTRING-CHARs but "[", which a
+# reader may take for the start of a section (and which this parser's
+# tokenizer only accepts as one); a value with "[" is quoted instead.
+ASTRING_ATOM: Final = re.compile(rb"[!#$&'+,\-./0-9:;<=>?@A-Z^_`a-z|}~\]]{1,%d}\Z" % MAX_ATOM)
 
 # tag             = 1*<any ASTRING-CHAR except "+">
 TAG: Final = re.compile(rb"[!#$&',\-./0-9:;<=>?@A-Z\[\]^_`a-z|}~]{1,%d}\Z" % 256)

@@ -106,12 +106,20 @@ def _params(v: list[Any], what: str) -> tuple[tuple[str, Any], ...]:
         i += 1
         value = None
         if i < len(v) and not (type(v[i]) is str and PARAM_NAME.match(v[i])):
-            value = v[i]
-            # a number is a number (CHANGEDSINCE 5, UNCHANGEDSINCE ...)
-            value = int(value) if type(value) is str and value.isdigit() else generic(value)
+            value = _param_value(v[i])
             i += 1
         out.append((name, value))
     return tuple(out)
+
+
+def _param_value(v: Any) -> Any:
+    # a number is an int (CHANGEDSINCE 5, QRESYNC (67890007 ...)); anything
+    # else is a generic value
+    if type(v) is str and v.isdigit() and len(v) <= 20:
+        return int(v)
+    if type(v) is list:
+        return tuple([_param_value(x) for x in v])
+    return generic(v)
 
 
 def _authenticate(tag: Tag, v: list[Any], utf8: bool, depth: int) -> Command:
