@@ -60,7 +60,7 @@ def ours(stream: bytes, count: int) -> int:
     view = memoryview(stream)
     total = 0
     for start in range(0, len(stream), CHUNK):
-        client.receive_data(view[start : start + CHUNK])  # type: ignore[arg-type]
+        client.receive_data(view[start : start + CHUNK])
         while (ev := client.next_event()) is not NEED_DATA:
             if type(ev) is MessageData:
                 total += len(ev.data)

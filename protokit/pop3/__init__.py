@@ -36,6 +36,7 @@ from ._events import ResponseCode as ResponseCode
 from ._events import Retr as Retr
 from ._events import Rset as Rset
 from ._events import SaslAuthenticated as SaslAuthenticated
+from ._events import SaslFailed as SaslFailed
 from ._events import SaslRequest as SaslRequest
 from ._events import StartTLS as StartTLS
 from ._events import Stat as Stat
@@ -91,6 +92,7 @@ __all__ = [
     "Retr",
     "Rset",
     "SaslAuthenticated",
+    "SaslFailed",
     "SaslRequest",
     "ServerConfig",
     "ServerConnection",

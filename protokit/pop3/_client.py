@@ -175,7 +175,7 @@ class ClientConnection:
 
     # -- the contract -------------------------------------------------------------
 
-    def receive_data(self, data: bytes) -> None:
+    def receive_data(self, data: bytes | bytearray | memoryview) -> None:
         """Buffer the server's bytes; ``b""`` means the server closed."""
         if not data:
             self._peer_closed = True

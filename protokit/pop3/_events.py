@@ -45,6 +45,7 @@ __all__ = [
     "Retr",
     "Rset",
     "SaslAuthenticated",
+    "SaslFailed",
     "SaslRequest",
     "StartTLS",
     "Stat",
@@ -278,6 +279,16 @@ class SaslAuthenticated:
     mechanism: str
     authcid: str
     authzid: str | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SaslFailed:
+    """A SASL exchange failed or was cancelled; the "-ERR" is already queued.
+    ``reason`` is for logs and lockout counters: it never holds a secret and
+    never says whether the user exists.  Nothing needs answering."""
+
+    mechanism: str
+    reason: str
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

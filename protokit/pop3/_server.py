@@ -48,6 +48,7 @@ from ._events import (
     ResponseCode,
     Retr,
     SaslAuthenticated,
+    SaslFailed,
     SaslRequest,
     StartTLS,
     Top,
@@ -69,6 +70,7 @@ ServerEvent = (
     | ApopLogin
     | SaslRequest
     | SaslAuthenticated
+    | SaslFailed
     | MessageRequested
     | UpdateRequested
     | CommandError
@@ -138,7 +140,7 @@ class ServerConnection:
     def utf8(self) -> bool:
         return self._utf8
 
-    def receive_data(self, data: bytes) -> None:
+    def receive_data(self, data: bytes | bytearray | memoryview) -> None:
         """Buffer the client's bytes; ``b""`` means the client closed."""
         if not data:
             self._peer_closed = True
@@ -632,10 +634,10 @@ class ServerConnection:
                 self._reply(b"+ " + b64encode(step.data) + b"\r\n")
                 return None
             return self._sasl_done(step)
+        # The reason is for the application's logs only, never for the wire.
         reason = step.reason if isinstance(step, Failure) else "authentication failed"
-        del reason  # for logs only: never put it on the wire
         self._reply(err_line("authentication failed", self._code(ResponseCode.AUTH)))
-        return None
+        return SaslFailed(mechanism=self._mech_name, reason=reason)
 
     def _sasl_done(self, step: Success) -> SaslAuthenticated:
         self._sasl_success = None
@@ -654,10 +656,10 @@ class ServerConnection:
         mech = self._mech
         assert mech is not None
         if line == b"*":
-            mech.cancel()
+            failure = mech.cancel()
             self._mech = None
             self._reply(err_line("authentication cancelled"))
-            return None
+            return SaslFailed(mechanism=self._mech_name, reason=failure.reason)
         try:
             data = b64decode_strict(line)
         except InvalidBase64Error:

@@ -25,6 +25,7 @@ from protokit.pop3 import (
     Pass,
     PasswordLogin,
     SaslAuthenticated,
+    SaslFailed,
     SaslRequest,
     ServerConfig,
     ServerConnection,
@@ -225,6 +226,8 @@ class TraceApp:
             server.finish_update()
         elif isinstance(ev, StartTLS):
             server.tls_established()
+        elif isinstance(ev, SaslFailed):
+            assert ev.mechanism == "PLAIN"
         else:
             assert isinstance(ev, ConnectionClosed), ev
 
