@@ -310,7 +310,8 @@ class UpdateRequested:
     """QUIT in the TRANSACTION state: the UPDATE state (RFC 1939 section 6).
 
     Remove ``deleted`` (message numbers; ``deleted_uids`` the same messages'
-    unique-ids), then answer ``finish_update()``.  ``retrieved`` lists what
+    unique-ids), then answer ``finish_update()``; the QUIT was received, so
+    remove them even if the connection closes meanwhile.  ``retrieved`` lists what
     RETR sent completely, for servers that mark messages as downloaded.
     """
 

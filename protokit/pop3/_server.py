@@ -187,11 +187,12 @@ class ServerConnection:
             try:
                 line = self._buf.extract_line(limit)
             except LineTooLongError:
+                # The one "-ERR" also ends an AUTH exchange this line was in.
                 self._skipping = True
-                self._abort_sasl()
+                self._mech = self._sasl_success = None
                 return self._refuse("line too long")
             except BareLineEndingError:
-                self._abort_sasl()
+                self._mech = self._sasl_success = None
                 return self._refuse("lines must end with CRLF")
             if line is None:
                 return self._closed() if self._peer_closed else NEED_DATA
@@ -216,10 +217,15 @@ class ServerConnection:
 
     # -- answers to events ----------------------------------------------------------
 
-    def _expect(self, *what: str) -> str:
+    def _expect(self, *what: str) -> bool:
+        """Whether the answer should be acted on: False once the client has
+        gone (answers after ConnectionClosed are ignored); raises when no
+        such answer is pending."""
+        if self._peer_closed and self.state is State.CLOSED:
+            return False
         if self._awaiting not in what:
             raise LocalProtocolError(f"no {' or '.join(what)} answer is pending")
-        return self._awaiting
+        return True
 
     def _code(self, code: str | None) -> str | None:
         caps = self.config.capabilities
@@ -231,13 +237,15 @@ class ServerConnection:
 
     def accept_user(self, text: str | None = None) -> None:
         """Answer UserReceived: the name may log in (PASS comes next)."""
-        self._expect("user")
+        if not self._expect("user"):
+            return
         self._awaiting = None
         self._out.append(ok_line(self.config.user_text if text is None else text))
 
     def reject_user(self, text: str = "no such user", code: str | None = None) -> None:
         """Answer UserReceived: refuse the name."""
-        self._expect("user")
+        if not self._expect("user"):
+            return
         self._awaiting = None
         self._user = None
         self._out.append(err_line(text, self._code(code)))
@@ -245,7 +253,8 @@ class ServerConnection:
     def accept_login(self, maildrop: Sequence[MaildropEntry], text: str | None = None) -> None:
         """Answer PasswordLogin, ApopLogin or SaslAuthenticated: open the
         maildrop (messages numbered from 1 in this order) and enter TRANSACTION."""
-        self._expect("login")
+        if not self._expect("login"):
+            return
         entries = list(maildrop)
         for e in entries:
             if not isinstance(e, MaildropEntry) or e.size < 0:
@@ -267,14 +276,16 @@ class ServerConnection:
     ) -> None:
         """Answer a login event: refuse.  ``code`` is AUTH (bad credentials),
         IN_USE, LOGIN_DELAY, SYS_TEMP or SYS_PERM, or None."""
-        self._expect("login")
+        if not self._expect("login"):
+            return
         self._awaiting = None
         self._user = None
         self._out.append(err_line(text, self._code(code)))
 
     def answer_sasl(self, result: object) -> None:
         """Answer a SaslRequest with what its request type expects."""
-        self._expect("sasl")
+        if not self._expect("sasl"):
+            return
         assert self._mech is not None
         self._awaiting = None
         ev = self._sasl_step(self._mech.answer(result))
@@ -297,7 +308,8 @@ class ServerConnection:
     def send_message_data(self, data: bytes) -> None:
         """Stream a chunk of the requested message (any line endings: bare CR
         and LF go out as CRLF, lines starting with "." are stuffed)."""
-        self._expect("message")
+        if not self._expect("message"):
+            return
         self._message_status()
         cutter = self._cutter
         if cutter is not None and cutter.done:
@@ -311,7 +323,8 @@ class ServerConnection:
 
     def end_message(self) -> None:
         """The message is complete: send the terminating "." line."""
-        self._expect("message")
+        if not self._expect("message"):
+            return
         self._message_status()
         assert self._stuffer is not None and self._msg is not None
         if self._cutter is not None and self._cutter.done:
@@ -325,7 +338,8 @@ class ServerConnection:
 
     def fail_message(self, text: str = "message unavailable", code: str | None = None) -> None:
         """Refuse the pending RETR/TOP before any chunk was sent."""
-        self._expect("message")
+        if not self._expect("message"):
+            return
         if self._status_sent:
             raise LocalProtocolError("the message has started; end it instead")
         self._awaiting = None
@@ -335,7 +349,8 @@ class ServerConnection:
     def finish_update(self, ok: bool = True, text: str | None = None) -> None:
         """Answer UpdateRequested: the deletions are done (or failed), and the
         session ends (RFC 1939 section 6)."""
-        self._expect("update")
+        if not self._expect("update"):
+            return
         self._awaiting = None
         if ok:
             if text is None:
@@ -611,12 +626,6 @@ class ServerConnection:
         self._mech_name = cmd.mechanism
         ir = None if cmd.initial_response is None else cmd.initial_response.expose()
         return self._sasl_step(mech.start(ir))
-
-    def _abort_sasl(self) -> None:
-        if self._mech is not None or self._sasl_success is not None:
-            self._mech = None
-            self._sasl_success = None
-            self._out.append(err_line("authentication aborted"))
 
     def _sasl_step(self, step: object) -> ServerEvent | None:
         if isinstance(step, Challenge):

@@ -673,7 +673,13 @@ def test_auth_continuation_line_limit() -> None:
     exchange(s, b"AUTH PLAIN\r\n")
     evs, out = exchange(s, b"A" * 400 + b"\r\nNOOP\r\n")
     assert evs[0] == CommandError(message="line too long")
-    assert out.startswith(b"-ERR authentication aborted\r\n-ERR line too long\r\n")
+    # One reply ends the AUTH command; NOOP gets its own.
+    assert out == (b"-ERR line too long\r\n-ERR NOOP is not valid in the AUTHORIZATION state\r\n")
+    s = auth_server()
+    exchange(s, b"AUTH PLAIN\r\n")
+    evs, out = exchange(s, b"AHRlc3QAdGVzdA==\nCAPA\r\n")
+    assert evs == [CommandError(message="lines must end with CRLF")]
+    assert out.startswith(b"-ERR lines must end with CRLF\r\n+OK Capability list follows\r\n")
     # Within 12 KiB by default: a long (bad) response is read as one line.
     s = auth_server()
     exchange(s, b"AUTH PLAIN\r\n")
@@ -786,3 +792,22 @@ def test_server_reader_three_ways() -> None:
         assert [type(e) for e in events] == [
             PasswordLogin, MessageRequested, MessageRequested, UpdateRequested, ConnectionClosed
         ], label  # fmt: skip
+
+
+def test_answers_after_the_client_left_are_ignored() -> None:
+    s = logged_in()
+    s.receive_data(b"DELE 1\r\nQUIT\r\n")
+    ev = s.next_event()
+    assert isinstance(ev, UpdateRequested) and ev.deleted == (1,)
+    s.receive_data(b"")
+    assert s.next_event() == ConnectionClosed()
+    s.finish_update()  # the application removed message 1 anyway
+    assert s.data_to_send() == b"+OK message 1 deleted\r\n"
+    s = logged_in()
+    s.receive_data(b"RETR 1\r\n")
+    assert isinstance(s.next_event(), MessageRequested)
+    s.receive_data(b"")
+    assert s.next_event() == ConnectionClosed()
+    s.send_message_data(b"late")
+    s.end_message()
+    assert s.data_to_send() == b""
