@@ -3,6 +3,7 @@ against server for every outcome."""
 
 from __future__ import annotations
 
+import hmac
 import re
 
 import pytest
@@ -141,3 +142,19 @@ def test_validation() -> None:
     server.receive(V["response"].encode())
     with pytest.raises(LocalProtocolError):
         server.answer(42)
+
+
+def test_digest_is_compared_in_constant_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[tuple[bytes, bytes]] = []
+    real = hmac.compare_digest
+
+    def spy(a: bytes, b: bytes) -> bool:
+        calls.append((bytes(a), bytes(b)))
+        return real(a, b)
+
+    server = CramMD5Server(challenge=lambda: CHALLENGE)
+    server.start(None)
+    server.receive(V["response"].encode())
+    monkeypatch.setattr(hmac, "compare_digest", spy)
+    assert server.answer(Secret(V["password"])) == Success(authcid="tim")
+    assert calls == [(V["digest"].encode(), V["digest"].encode())]
