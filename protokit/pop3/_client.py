@@ -223,6 +223,9 @@ class ClientConnection:
         if state is State.STARTING_TLS:
             if self._injected:
                 self._fail("server sent data after STLS's +OK (response injection)")
+            if self._peer_closed:
+                self._session.fire(Transition.PEER_CLOSED)
+                return ConnectionClosed()
             return NEED_DATA
         try:
             return self._next()
@@ -338,7 +341,7 @@ class ClientConnection:
 
     def _queue(self, pending: _Pending) -> None:
         kw = pending.keyword
-        if kw in _LOGIN:
+        if kw in _LOGIN and (kw != "AUTH" or pending.mechanism is not None):
             self._expected = State.TRANSACTION
         elif kw == "QUIT":
             self._expected = State.CLOSED

@@ -576,3 +576,27 @@ def test_sasl_steps_are_bounded() -> None:
     c.receive_data(b"+ Zm9v\r\n")
     assert drain(c) == []
     assert c.data_to_send() == b"*\r\n"
+
+
+def test_auth_list_is_not_a_login() -> None:
+    c = greeted()
+    c.auth_list()
+    with pytest.raises(LocalProtocolError):
+        c.stat()  # still AUTHORIZATION: listing mechanisms logs nobody in
+    c.data_to_send()
+    c.receive_data(b"+OK\r\nPLAIN\r\n.\r\n")
+    drain(c)
+    assert c.state is State.AUTHORIZATION
+    with pytest.raises(LocalProtocolError):
+        c.stat()
+
+
+def test_server_closing_during_stls() -> None:
+    c = greeted()
+    c.stls()
+    c.data_to_send()
+    c.receive_data(b"+OK\r\n")
+    assert drain(c) == [StartTLS()]
+    c.receive_data(b"")
+    assert c.next_event() == ConnectionClosed()
+    assert c.state is State.CLOSED
