@@ -287,3 +287,47 @@ def test_random_command_streams_only_raise_our_errors(
     out = server.data_to_send()
     for line in out.split(b"\r\n")[:-1]:
         assert b"wonderland" not in line
+
+
+def test_scram_sha_256_through_both_connections() -> None:
+    """A multi-step mechanism: client-first, server-first, client-final, and
+    the server-final sent as a challenge answered with an empty line."""
+    from protokit.sasl import (
+        LookupScramCredentials,
+        ScramSHA256Client,
+        derive_scram_credentials,
+    )
+
+    creds = derive_scram_credentials("SHA-256", "wonderland", salt=b"s" * 16, iterations=4096)
+    app = MailApp(MESSAGES)
+
+    def handle(server: ServerConnection, ev: Any) -> None:
+        from protokit.pop3 import SaslRequest
+
+        if isinstance(ev, SaslRequest):
+            assert isinstance(ev.request, LookupScramCredentials)
+            server.answer_sasl(creds if ev.request.authcid == "alice" else None)
+        else:
+            app.handle(server, ev)
+
+    for password, ok in (("wonderland", True), ("wrong", False)):
+        pair = Pair(
+            app,
+            server_config=ServerConfig(tls_active=True, sasl_mechanisms=("SCRAM-SHA-256",)),
+            handle=handle,
+        )
+        pair.client.auth(ScramSHA256Client("alice", password))
+        pair.client.stat()
+        events = pair.pump()
+        c2s = bytes(pair.wire_c2s)
+        assert c2s.startswith(b"AUTH SCRAM-SHA-256 biws")
+        if ok:
+            assert events[1] == Ok(
+                command="AUTH", text="alice's maildrop has 3 messages (95 octets)"
+            )
+            assert events[2] == StatResult(count=3, size=95)
+            # client-first, client-final, then the empty answer to server-final
+            assert c2s.split(b"\r\n")[2:] == [b"", b"STAT", b""]
+        else:
+            assert events[1] == Err(command="AUTH", text="authentication failed", code="AUTH")
+            assert b"wrong" not in c2s and b"wonderland" not in bytes(pair.wire_s2c)
