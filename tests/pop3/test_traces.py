@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from protokit import NEED_DATA
+from protokit.errors import RemoteProtocolError
 from protokit.pop3 import (
     Apop,
     ApopLogin,
@@ -21,6 +22,7 @@ from protokit.pop3 import (
     ConnectionClosed,
     Err,
     MaildropEntry,
+    MessageData,
     MessageRequested,
     Pass,
     PasswordLogin,
@@ -35,6 +37,8 @@ from protokit.pop3 import (
     parse_command,
 )
 from protokit.sasl import PlainClient, SASLError, VerifyPassword
+
+from .helpers import merge_data, three_ways
 
 TRACES = Path(__file__).parents[2] / "spec" / "pop3" / "traces"
 TIMESTAMP = "<1896.697170952@dbc.mtview.ca.us>"
@@ -302,3 +306,57 @@ def test_client_replay(name: str) -> None:
     assert events
     if name == "rfc5034-auth-failure.txt":
         assert [e.code for e in events if isinstance(e, Err)] == ["AUTH", None]
+
+
+BATCHABLE = [
+    "rfc1939-section10-session.txt",
+    "rfc1939-authorization.txt",
+    "rfc1939-authorization-quit.txt",
+    "rfc1939-apop.txt",
+    "rfc1939-transaction.txt",
+    "rfc2449-capa.txt",
+]
+
+
+@pytest.mark.parametrize("name", BATCHABLE)
+def test_client_reads_the_whole_session_three_ways(name: str) -> None:
+    """All commands queued up front, then every server byte fed whole, one
+    byte at a time, and with trailing data: the same events and the same
+    bytes sent, in order, one command per reply (no PIPELINING offered)."""
+    trace = load(name)
+    greeting = wire([trace.steps[0][1]])
+    replies = wire([line for who, line in trace.steps[1:] if who == "S"])
+    commands = [line for who, line in trace.steps if who == "C"]
+    results = []
+    for label, chunks in three_ways(replies, trailing=b"+OK unsolicited\r\n"):
+        client = ClientConnection(ClientConfig(allow_plaintext_auth=True))
+        client.receive_data(greeting)
+        events: list[Any] = [client.next_event()]
+        for line in commands:
+            cmd = parse_command(line.encode("utf-8"))
+            if isinstance(cmd, Apop):
+                client.apop(cmd.name, PASSWORDS[cmd.name])
+            else:
+                client.send(cmd)
+        sent = client.data_to_send()
+        assert sent == wire(commands[:1]), label
+        unsolicited = label == "trailing" and commands[-1] != "QUIT"
+        for chunk in chunks:
+            client.receive_data(chunk)
+            try:
+                while (ev := client.next_event()) is not NEED_DATA:
+                    events.append(ev)
+                    if isinstance(ev, ConnectionClosed):
+                        break
+            except RemoteProtocolError as exc:
+                # A reply nobody asked for (after QUIT, it is never read).
+                message = exc.message
+                assert unsolicited, message
+                assert message == "reply with no command outstanding"
+                unsolicited = False
+            sent += client.data_to_send()
+        assert not unsolicited, label
+        assert sent == wire(commands), label
+        results.append(merge_data(events))
+    assert results[0] == results[1] == results[2]
+    assert not any(isinstance(e, MessageData) and not e.data for e in results[0])
