@@ -3,6 +3,22 @@
 ``ClientConnection`` and ``ServerConnection`` follow the contract every
 protokit protocol shares: ``receive_data``, ``next_event`` until NEED_DATA,
 typed helpers (or ``send``) that queue bytes, ``data_to_send``.
+
+Server: the connection answers CAPA, STAT, LIST, UIDL, DELE, RSET, NOOP,
+STLS, UTF8 and the SASL framing itself, and asks the application through
+events for what only it knows: credentials (PasswordLogin, ApopLogin,
+SaslRequest, SaslAuthenticated, answered with ``accept_login(maildrop)`` or
+``reject_login(code=...)``), message bytes (MessageRequested, answered with
+``send_message_data`` chunks and ``end_message``; the server dot-stuffs,
+turns bare CR/LF into CRLF and cuts TOP itself) and the deletions at QUIT
+(UpdateRequested, answered with ``finish_update``).
+
+Client: the command helpers validate every argument; replies come back as
+typed events (StatResult, ListResult, UidlResult, Capabilities, ...), RETR
+and TOP bodies as MessageStart, MessageData chunks and MessageEnd.  Commands
+are pipelined only after a CAPA listing PIPELINING, and never past STLS or
+AUTH.  After STLS both sides stop until ``tls_established()``; bytes that
+arrive in between are an injection and a RemoteProtocolError.
 """
 
 from ._client import ClientConfig as ClientConfig
