@@ -90,6 +90,7 @@ class ClientConnection:
         self._accepted: list[str] = []
         self._body: DotStuffer | None = None
         self._bdat_size = 0
+        self._txn_id = 0
 
     def __repr__(self) -> str:
         return (
@@ -204,7 +205,10 @@ class ClientConnection:
         self._txn_utf8 = params.smtputf8
         self._txn_body = params.body
         self._bdat_size = 0
-        self._add(_Cmd("MAIL", line))
+        self._txn_id += 1
+        cmd = _Cmd("MAIL", line)
+        cmd.size = self._txn_id
+        self._add(cmd)
 
     def rcpt_to(self, recipient: str, params: RcptParams | None = None) -> None:
         self._require_txn()
@@ -382,6 +386,8 @@ class ClientConnection:
         ok = code < 400
         if kind == "MAIL":
             self._accepted = []
+            if not ok and cmd.size == self._txn_id:
+                self._in_txn = False  # no transaction was opened: MAIL may be retried
             return MailReply(reply=reply)
         if kind == "RCPT":
             assert cmd.info is not None
@@ -390,7 +396,7 @@ class ClientConnection:
             return RcptReply(recipient=cmd.info, reply=reply)
         if kind == "DATA":
             if code != 354:
-                self._in_txn = False
+                # The server's transaction stays open: RSET (or a new EHLO) ends it.
                 return DataReply(reply=reply, proceed=False)
             if not self._accepted:
                 # Every recipient failed yet DATA got 354: end it at once.

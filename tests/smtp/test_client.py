@@ -527,3 +527,23 @@ def test_transaction_rules_on_the_client() -> None:
     with pytest.raises(LocalProtocolError):
         c.send(object())
     assert "queued" in repr(c)
+
+
+def test_a_refused_mail_may_be_retried_but_a_refused_data_needs_rset() -> None:
+    c = ready()
+    c.mail_from("a@b.example")
+    c.data_to_send()
+    events(c, b"550 5.7.1 not you\r\n")
+    c.mail_from("other@b.example")  # no transaction was opened
+    c.rcpt_to("x@y.example")
+    c.data()
+    assert c.data_to_send() == (
+        b"MAIL FROM:<other@b.example>\r\nRCPT TO:<x@y.example>\r\nDATA\r\n"
+    )
+    got = events(c, b"250 ok\r\n250 ok\r\n451 4.3.0 try later\r\n")
+    assert got[-1] == DataReply(reply=make_reply(451, "4.3.0", ("try later",)), proceed=False)
+    with pytest.raises(LocalProtocolError):
+        c.mail_from("a@b.example")  # the server's transaction is still open
+    c.rset()
+    c.mail_from("a@b.example")
+    assert c.data_to_send() == b"RSET\r\nMAIL FROM:<a@b.example>\r\n"
