@@ -5,43 +5,81 @@ Frame first, parse second.  The framer knows only lines and literals
 (``{n}``, ``{n+}``, ``~{n}``, ``~{n+}``) is followed by exactly ``n`` octets
 and then by another line; a line without one ends the message.  It never
 looks inside a line beyond its first token (the tag) and its last one (the
-announcement), so the grammar can stay in the parser.
+announcement), so the grammar stays in the parser.
+
+Events, in the order they come:
+
+- server role (framing commands): :class:`LiteralAnnounced` for each literal
+  before its bytes; for a synchronizing ``{n}`` the framer then waits until
+  the caller has sent "+" and calls :meth:`Framer.accept_literal`, or has
+  sent ``tag NO``/``BAD`` and calls :meth:`Framer.reject_literal`;
+- client role (framing responses): no LiteralAnnounced, since a server's
+  literal bytes follow its announcement at once and there is nothing to
+  decide;
+- both: a literal longer than ``stream_threshold`` comes as
+  :class:`LiteralStart`, :class:`LiteralChunk` events and
+  :class:`LiteralEnd`, and the :class:`Message` holds a
+  :class:`StreamedLiteral` in its place; then the :class:`Message`, or a
+  :class:`BadMessage`.
 
 What it guarantees:
 
-- Every byte is looked at by C code (``bytes.find``, one anchored regex on a
-  line's last 24 bytes, slicing), once: a line trickling in one byte at a
-  time is scanned once in total, and bytes fed in large chunks are sliced
-  straight out of the chunk the caller handed in (a chunk that is all literal
-  is passed on without a copy).
+- Every byte is looked at by C code (``bytes.find``, ``rfind`` and one
+  anchored regex on a line's last 23 octets, slicing), once: a line trickling
+  in one byte at a time is scanned once in total.  Bytes fed in large chunks
+  are sliced straight out of the chunk the caller handed in; a chunk that is
+  all literal is handed on without a copy, and a held literal that spans
+  chunks is copied once, by one join.
 - Limits are checked before anything is held: a line is refused as soon as it
-  passes ``max_line`` (then skipped without buffering), a literal at its
-  announcement when it exceeds ``max_literal`` or would push the message past
-  ``max_message``; literals above ``stream_threshold`` are handed on as
-  chunks and never held.
+  passes ``max_line`` (then skipped, keeping only its last 25 octets), a
+  literal at its announcement when it exceeds ``max_literal`` or would push
+  the message past ``max_message`` (or past ``max_literals`` literals).
+  Literals above ``stream_threshold`` are never held.
 - A bad message is reported once, as :class:`BadMessage` with the tag
-  recovered from its first line, and the rest of it is then consumed
-  silently: its continuation lines and the bytes of its literals are never
-  framed as messages.  The next message is framed normally.
+  recovered from its first line (and, in the server role, the ``tag BAD``
+  reply in ``error.reply``), as soon as it is known to be bad; the rest of it
+  is then consumed silently.  The bytes of its literals are drained, counted
+  but never held and never framed: a non-synchronizing literal always, and a
+  synchronizing one in the client role (a server does not wait); in the
+  server role a bad message ends at a ``{n}`` announcement, because the
+  client waits for a "+" that never comes.  This holds for an over-long line
+  too: its announcement is read from the end kept.  Then the next message is
+  framed normally.
 
 Literal announcements (RFC 9051 section 9, ``number64 = 1*DIGIT``): leading
-zeros are accepted, as the grammar allows (``{01}`` announces one octet);
-more than 20 digits, a sign, an empty count or anything else between the
-braces is a :class:`MalformedLiteralError` in the server role.  In the client
-role such a line is handed to the parser unchanged, since a response's text
-may end in braces; a well-formed announcement there is always a literal.
-A ``+`` line (a continuation request) never announces a literal.
+zeros are accepted, as the grammar allows (``{01}`` announces one octet).  A
+count of up to 20 digits is read (``{99999999999999999999}`` is a literal too
+large); in the server role braces that are not an announcement (``{}``,
+``{-1}``, ``{x}``, ``{5-}``, 21 digits) end a line only as a
+:class:`MalformedLiteralError`, since no valid command token ends that way.
+In the client role such a line goes to the parser unchanged, since a
+response's text may end in braces.  A ``+`` line (a continuation request)
+never announces a literal.
+
+Deliberately not detected here: a client that sends the bytes of a ``{n}``
+literal without waiting for "+", after the server refused it.  Per the RFC
+those bytes are its next command, and that is how they are framed.
 """
 
 from __future__ import annotations
 
 import re
 from collections import deque
-from dataclasses import dataclass
 from typing import Final
 
 from .._sentinel import NEED_DATA, NeedData
 from ..errors import BareLineEndingError, LineTooLongError, LocalProtocolError, RemoteProtocolError
+from ._framer_events import BadMessage as BadMessage
+from ._framer_events import FramerEvent as FramerEvent
+from ._framer_events import LiteralAnnounced as LiteralAnnounced
+from ._framer_events import LiteralChunk as LiteralChunk
+from ._framer_events import LiteralEnd as LiteralEnd
+from ._framer_events import LiteralStart as LiteralStart
+from ._framer_events import LiteralTooLargeError as LiteralTooLargeError
+from ._framer_events import MalformedLiteralError as MalformedLiteralError
+from ._framer_events import Message as Message
+from ._framer_events import MessageTooLargeError as MessageTooLargeError
+from ._framer_events import StreamedLiteral as StreamedLiteral
 
 __all__ = [
     "BadMessage",
@@ -74,10 +112,11 @@ MAX_LITERALS: Final = 100_000
 # literal         = "{" number64 ["+"] "}" CRLF *CHAR8
 # literal8        = "~{" number64 ["+"] "}" CRLF *OCTET   (RFC 3516, RFC 7888)
 # number64        = 1*DIGIT
-# Searched from 24 bytes before the line's end (the longest match), so a long
-# line costs nothing more; 20 digits bound int() and exceed number64.
-_ANNOUNCEMENT: Final = re.compile(rb"(~?)\{([0-9]{1,20})(\+?)\}\Z")
-_ANNOUNCEMENT_SPAN: Final = 24
+# Matched at the last "{" among a line's last 23 octets (the longest match),
+# so a long line costs nothing more; a "~" just before it makes a literal8.
+# 20 digits bound int() and exceed number64.
+_ANNOUNCEMENT: Final = re.compile(rb"\{([0-9]{1,20})(\+?)\}\Z")
+_ANNOUNCEMENT_SPAN: Final = 23
 # What a client meant as an announcement but got wrong: from the line's last
 # "{", no space, quote or brace up to the final "}".  (In a command no valid
 # token ends that way: "{" is not an ATOM-CHAR and a quoted string ends with
@@ -95,130 +134,7 @@ _TAG_SPAN: Final = 258
 # Enough of an over-long line's end to read its announcement from.
 _TAIL: Final = _ANNOUNCEMENT_SPAN + 2
 
-_LF: Final = 0x0A
 _CR: Final = 0x0D
-_PLUS: Final = 0x2B
-
-
-# -- the interface shared with the parser ---------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class StreamedLiteral:
-    """Stands in a :class:`Message` for a literal whose bytes went out as
-    :class:`LiteralChunk` events."""
-
-    length: int
-    binary: bool
-
-
-@dataclass(frozen=True, slots=True)
-class Message:
-    """One complete command or response.
-
-    ``fragments`` alternate line, literal, line, ..., line.  Lines exclude
-    their CRLF; every line but the last ends with its literal announcement
-    exactly as received (``b"{5}"``, ``b"{5+}"``, ``b"~{5}"``).  A literal is
-    its bytes, or a :class:`StreamedLiteral`.
-    """
-
-    fragments: tuple[bytes | StreamedLiteral, ...]
-
-    def __repr__(self) -> str:
-        # A message may be a LOGIN command or a SASL response: sizes only.
-        lines = (len(self.fragments) + 1) // 2
-        size = sum(f.length if isinstance(f, StreamedLiteral) else len(f) for f in self.fragments)
-        return f"Message(<{lines} line(s), {lines - 1} literal(s), {size} bytes>)"
-
-
-# -- events -------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class LiteralAnnounced:
-    """A line announced a literal; its bytes have not been read yet.
-
-    ``synchronizing`` is true when the framer now waits for the caller: in the
-    server role, for ``{n}`` (the client waits for "+").  The caller sends "+"
-    and calls :meth:`Framer.accept_literal`, or sends ``tag NO``/``BAD`` and
-    calls :meth:`Framer.reject_literal`.  Otherwise (``{n+}``, and every
-    literal a server sends) the bytes are read at once.
-    """
-
-    tag: bytes | None
-    length: int
-    synchronizing: bool
-    binary: bool
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class LiteralStart:
-    """A literal above the streaming threshold begins; chunks follow."""
-
-    length: int
-    binary: bool
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class LiteralChunk:
-    """Some bytes of a streamed literal, in order."""
-
-    data: bytes
-
-    def __repr__(self) -> str:
-        return f"LiteralChunk(<{len(self.data)} bytes>)"
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class LiteralEnd:
-    """The streamed literal is complete."""
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class BadMessage:
-    """The message being framed is invalid; the framer consumes the rest of it
-    silently and carries on with the next.
-
-    ``tag`` is the first token of its first line when that is a valid tag.
-    ``error.reply`` is, in the server role, the line to send
-    (``tag BAD ...`` or ``* BAD ...``); ``None`` in the client role.
-    """
-
-    tag: bytes | None
-    error: RemoteProtocolError
-
-
-FramerEvent = Message | LiteralAnnounced | LiteralStart | LiteralChunk | LiteralEnd | BadMessage
-
-
-# -- errors -------------------------------------------------------------------------
-
-
-class LiteralTooLargeError(RemoteProtocolError):
-    """A literal's announced length exceeds ``max_literal`` or would take its
-    message past ``max_message``.  Reported before any of its bytes is read."""
-
-    def __init__(
-        self, message: str, *, length: int, limit: int, synchronizing: bool, reply: bytes | None
-    ) -> None:
-        super().__init__(message, reply=reply)
-        self.length = length
-        self.limit = limit
-        self.synchronizing = synchronizing
-
-
-class MessageTooLargeError(RemoteProtocolError):
-    """A message's lines and literals add up past ``max_message``, or it holds
-    more than ``max_literals`` literals."""
-
-    def __init__(self, message: str, *, limit: int, reply: bytes | None) -> None:
-        super().__init__(message, reply=reply)
-        self.limit = limit
-
-
-class MalformedLiteralError(RemoteProtocolError):
-    """A command line ends in braces that are not a literal announcement
-    (``{}``, ``{-1}``, ``{x}``, more than 20 digits)."""
 
 
 # -- the framer ---------------------------------------------------------------------
@@ -320,9 +236,9 @@ class Framer:
         self._poisoned = False
         # The literal being read: octets still to come, parts read so far.
         self._remaining = 0
-        self._parts: list[bytes] = []
+        self._parts: list[bytes | memoryview] = []
         self._literal_binary = False
-        # A poisoned message's literal being drained: whether a line follows.
+        # Octets of a poisoned message's literal still to drain.
         self._drain = 0
         # The last bytes of a line being skipped.
         self._tail = b""
@@ -395,33 +311,39 @@ class Framer:
         """
         while True:
             state = self._state
-            if self._pos >= len(self._data) and state < _START_OR_END and not self._advance():
+            if state < _START_OR_END and self._pos >= len(self._data) and not self._advance():
                 return NEED_DATA
             if state == _LINE:
                 event = self._read_line()
-            elif state == _LITERAL:
-                self._read_literal()
-                event = None
+                if event is not None:
+                    return event
             elif state == _STREAM:
-                event = self._read_stream()
-            elif state == _START:
-                self._state = _STREAM
-                return LiteralStart(length=self._remaining, binary=self._literal_binary)
+                data = self._data
+                pos = self._pos
+                take = min(self._remaining, len(data) - pos)
+                # A chunk that is all literal is handed on as it is.
+                chunk = data if pos == 0 and take == len(data) else data[pos : pos + take]
+                self._pos = pos + take
+                self._remaining -= take
+                if not self._remaining:
+                    self._state = _END
+                return LiteralChunk(data=chunk)
             elif state == _END:
                 self._state = _LINE
                 return LiteralEnd()
+            elif state == _START:
+                self._state = _STREAM
+                return LiteralStart(length=self._remaining, binary=self._literal_binary)
+            elif state == _LITERAL:
+                self._read_literal()
             elif state == _DRAIN:
                 self._read_drain()
-                event = None
             elif state == _SKIP:
                 self._read_skip()
-                event = None
             else:  # _DECIDE
                 raise LocalProtocolError(
                     "a synchronizing literal awaits accept_literal() or reject_literal()"
                 )
-            if event is not None:
-                return event
 
     # -- lines ----------------------------------------------------------------------
 
@@ -429,6 +351,12 @@ class Framer:
         data = self._data
         pos = self._pos
         carried = self._line
+        if not carried:
+            # The common case: the whole line is in the chunk being read.
+            lf = data.find(b"\n", pos, pos + self.max_line + 2)
+            if lf > pos and data[lf - 1] == _CR and data.find(b"\r", pos, lf - 1) < 0:
+                self._pos = lf + 1
+                return self._line_done(data[pos : lf - 1])
         # Search no further than the longest acceptable line (CR LF included):
         # whatever is carried holds no LF and at most max_line + 1 octets.
         room = self.max_line + 2 - len(carried)
@@ -471,8 +399,9 @@ class Framer:
         if not fragments:
             self._first = line
         fragments.append(line)
-        self._size += len(line) + 2
-        if self._size > self.max_message:
+        size = self._size + len(line) + 2
+        self._size = size
+        if size > self.max_message:
             return self._poison(
                 MessageTooLargeError(
                     f"message larger than {self.max_message} octets",
@@ -481,11 +410,13 @@ class Framer:
                 ),
                 line,
             )
-        m = None
-        if line[-1:] == b"}" and (self.server or self._first[:1] != b"+"):
-            m = _ANNOUNCEMENT.search(line, len(line) - _ANNOUNCEMENT_SPAN)
-        if m is None:
-            if self.server and line[-1:] == b"}" and _MALFORMED.match(line, line.rfind(b"{")):
+        if line[-1:] == b"}":
+            if self.server or self._first[:1] != b"+":
+                brace = line.rfind(b"{", max(0, len(line) - _ANNOUNCEMENT_SPAN))
+                m = _ANNOUNCEMENT.match(line, brace) if brace >= 0 else None
+                if m is not None:
+                    return self._announced(line, m, brace)
+            if self.server and _MALFORMED.match(line, line.rfind(b"{")):
                 return self._poison(
                     MalformedLiteralError(
                         "malformed literal announcement",
@@ -493,12 +424,17 @@ class Framer:
                     ),
                     line,
                 )
-            event = Message(tuple(fragments))
-            self._reset()
-            return event
-        binary = bool(m.group(1))
-        length = int(m.group(2))
-        synchronizing = self.server and not m.group(3)
+        event = Message(tuple(fragments))
+        self._fragments = []
+        self._first = b""
+        self._size = 0
+        self._literals = 0
+        return event
+
+    def _announced(self, line: bytes, m: re.Match[bytes], brace: int) -> FramerEvent | None:
+        binary = line[brace - 1 : brace] == b"~"
+        length = int(m.group(1))
+        synchronizing = self.server and not m.group(2)
         self._literals += 1
         if self._literals > self.max_literals:
             return self._poison(
@@ -526,25 +462,37 @@ class Framer:
                 line,
             )
         self._size += length
-        tag = _tag_of(self._first)
+        if not self.server:
+            # A server's literal follows its announcement at once; there is
+            # nothing to decide, and LiteralStart announces a streamed one.
+            self._begin_literal(length, binary)
+            return None
         if synchronizing:
             self._state = _DECIDE
             self._pending = (line, length, binary)
         else:
             self._begin_literal(length, binary)
-        return LiteralAnnounced(tag=tag, length=length, synchronizing=synchronizing, binary=binary)
+        return LiteralAnnounced(
+            tag=_tag_of(self._first), length=length, synchronizing=synchronizing, binary=binary
+        )
 
     def _begin_literal(self, length: int, binary: bool) -> None:
-        self._remaining = length
-        self._literal_binary = binary
         if length > self.stream_threshold:
+            self._remaining = length
+            self._literal_binary = binary
             self._fragments.append(StreamedLiteral(length, binary))
             self._state = _START
-        elif length:
-            self._state = _LITERAL
-        else:
-            self._fragments.append(b"")
+            return
+        pos = self._pos
+        end = pos + length
+        if end <= len(self._data):
+            # The common case: the literal is in the chunk being read.
+            self._fragments.append(self._data[pos:end])
+            self._pos = end
             self._state = _LINE
+        else:
+            self._remaining = length
+            self._state = _LITERAL
 
     def _reset(self) -> None:
         """Start a new message."""
@@ -563,7 +511,8 @@ class Framer:
         pos = self._pos
         take = min(remaining, len(data) - pos)
         if take:
-            part = data if pos == 0 and take == len(data) else data[pos : pos + take]
+            # Views, not slices: the join below is the only copy.
+            part = data if pos == 0 and take == len(data) else memoryview(data)[pos : pos + take]
             self._pos = pos + take
             remaining -= take
             self._remaining = remaining
@@ -571,21 +520,9 @@ class Framer:
         if remaining:
             return
         parts = self._parts
-        self._fragments.append(parts[0] if len(parts) == 1 else b"".join(parts))
+        self._fragments.append(bytes(parts[0]) if len(parts) == 1 else b"".join(parts))
         self._parts = []
         self._state = _LINE
-        return
-
-    def _read_stream(self) -> LiteralChunk:
-        data = self._data
-        pos = self._pos
-        take = min(self._remaining, len(data) - pos)
-        chunk = data if pos == 0 and take == len(data) else data[pos : pos + take]
-        self._pos = pos + take
-        self._remaining -= take
-        if not self._remaining:
-            self._state = _END
-        return LiteralChunk(data=chunk)
 
     # -- poisoned messages ----------------------------------------------------------
 
@@ -619,10 +556,11 @@ class Framer:
         """The end of a line of a poisoned message: consume its literal, if it
         announces one the sender will send; else the message is over."""
         if line[-1:] == b"}" and (self.server or self._first[:1] != b"+"):
-            m = _ANNOUNCEMENT.search(line, len(line) - _ANNOUNCEMENT_SPAN)
+            brace = line.rfind(b"{", max(0, len(line) - _ANNOUNCEMENT_SPAN))
+            m = _ANNOUNCEMENT.match(line, brace) if brace >= 0 else None
             # A client waits for "+" before a synchronizing literal: none comes.
-            if m is not None and not (self.server and not m.group(3)):
-                self._drain = int(m.group(2))
+            if m is not None and not (self.server and not m.group(2)):
+                self._drain = int(m.group(1))
                 self._state = _DRAIN if self._drain else _LINE
                 return
         self._reset()

@@ -236,11 +236,20 @@ def test_literal_kinds_server(announcement: bytes, length: int, sync: bool, bina
 
 @pytest.mark.parametrize(("announcement", "binary"), [(b"{5}", False), (b"~{5}", True)])
 def test_literals_from_a_server_never_wait(announcement: bytes, binary: bool) -> None:
+    # No LiteralAnnounced in the client role: there is nothing to decide.
     first = b"* 12 FETCH (BODY[] " + announcement
+    data = first + b"\r\nab\r\nc)\r\n"
+    check(data, [Message((first, b"ab\r\nc", b")"))], server=False)
     check(
-        first + b"\r\nab\r\nc)\r\n",
-        [announced(None, 5, binary=binary), Message((first, b"ab\r\nc", b")"))],
+        data,
+        [
+            LiteralStart(length=5, binary=binary),
+            LiteralChunk(data=b"ab\r\nc"),
+            LiteralEnd(),
+            Message((first, StreamedLiteral(5, binary), b")")),
+        ],
         server=False,
+        stream_threshold=4,
     )
 
 
@@ -280,14 +289,13 @@ def test_literal_at_the_threshold_is_held_above_it_streamed() -> None:
     body = bytes(range(256)) * 4
     check(
         b"* 1 FETCH (BODY[] {1024}\r\n" + body + b")\r\n",
-        [announced(None, 1024), Message((b"* 1 FETCH (BODY[] {1024}", body, b")"))],
+        [Message((b"* 1 FETCH (BODY[] {1024}", body, b")"))],
         server=False,
         stream_threshold=1024,
     )
     check(
         b"* 1 FETCH (BODY[] {1024}\r\n" + body + b")\r\n",
         [
-            announced(None, 1024),
             LiteralStart(length=1024, binary=False),
             LiteralChunk(data=body),
             LiteralEnd(),

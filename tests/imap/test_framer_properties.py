@@ -69,11 +69,12 @@ def messages(draw: st.DrawFn, *, server: bool) -> Sample:
             line += b" %s{%d%s}" % (b"~" if binary else b"", len(body), b"+" if plus else b"")
             data += line + b"\r\n" + body
             fragments.append(line)
-            events.append(
-                LiteralAnnounced(
-                    tag=tag, length=len(body), synchronizing=server and not plus, binary=binary
+            if server:
+                events.append(
+                    LiteralAnnounced(
+                        tag=tag, length=len(body), synchronizing=not plus, binary=binary
+                    )
                 )
-            )
             if len(body) > LIMITS["stream_threshold"]:
                 events += [
                     LiteralStart(length=len(body), binary=binary),
