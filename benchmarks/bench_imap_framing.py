@@ -18,6 +18,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable, Sequence
+from functools import partial
 
 from protokit import NEED_DATA
 from protokit.imap._framer import Framer, LiteralChunk, Message
@@ -53,8 +54,8 @@ def chunks_of(data: bytes, size: int) -> list[bytes]:
 
 
 def frame(chunks: Sequence[bytes], stream_threshold: int = 64 * 1024) -> int:
-    """Frame every chunk; return the number of responses (and check the bytes)."""
-    framer = Framer(server=False, stream_threshold=stream_threshold)
+    """Frame every chunk; return the number of responses."""
+    framer = Framer(server=False, stream_threshold=stream_threshold)  # client role
     messages = 0
     streamed = 0
     for chunk in chunks:
@@ -128,6 +129,19 @@ def main(argv: list[str] | None = None) -> None:
     print(f"== one byte at a time vs whole ({small_count} responses, {len(small):,} bytes)")
     print(f"   whole          {whole_ns:10.3f} ns/byte")
     print(f"   one at a time  {byte_ns:10.1f} ns/byte  ({byte_ns / whole_ns:,.0f}x)")
+    print()
+
+    # Linear cost: one byte at a time, per byte, as a line or a literal grows.
+    print("== one byte at a time, as the message grows (ns/byte; flat means linear)")
+    print(f"   {'size':>10} {'long line':>12} {'held literal':>14}")
+    for size in [1_000, 4_000] if args.quick else [4_000, 16_000, 60_000]:
+        line = [b"a%d" % i for i in range(size // 2)]
+        long_line = b" ".join(line)[:size] + b"\r\n"
+        literal = b"* 1 FETCH (BODY[] {%d}\r\n" % size + b"x" * size + b")\r\n"
+        lb, tb = chunks_of(long_line, 1), chunks_of(literal, 1)
+        line_ns = per_byte_ns(partial(frame, lb), len(long_line), 1)
+        lit_ns = per_byte_ns(partial(frame, tb), len(literal), 1)
+        print(f"   {size:>10,} {line_ns:>12.1f} {lit_ns:>14.1f}")
     print()
 
 

@@ -151,6 +151,10 @@ _START: Final = 5  # about to emit LiteralStart
 _END: Final = 6  # about to emit LiteralEnd
 _DECIDE: Final = 7  # server: a synchronizing literal awaits accept/reject
 
+# Pieces of a held literal kept as separate objects before they are
+# accumulated in one buffer.
+_MAX_PARTS: Final = 64
+
 _STATE_NAMES: Final = ("line", "literal", "stream", "drain", "skip", "start", "end", "decide")
 
 
@@ -170,6 +174,7 @@ class Framer:
     """
 
     __slots__ = (
+        "_acc",
         "_data",
         "_drain",
         "_first",
@@ -237,6 +242,8 @@ class Framer:
         # The literal being read: octets still to come, parts read so far.
         self._remaining = 0
         self._parts: list[bytes | memoryview] = []
+        # ... or, once there are many (input trickling in), accumulated here.
+        self._acc: bytearray | None = None
         self._literal_binary = False
         # Octets of a poisoned message's literal still to drain.
         self._drain = 0
@@ -516,11 +523,25 @@ class Framer:
             self._pos = pos + take
             remaining -= take
             self._remaining = remaining
-            self._parts.append(part)
+            acc = self._acc
+            if acc is not None:
+                acc += part
+            elif len(self._parts) < _MAX_PARTS:
+                self._parts.append(part)
+            else:
+                # Many small pieces: one growing buffer costs less than
+                # an object per piece (a copy more, amortised O(1) each).
+                acc = self._acc = bytearray().join(self._parts)
+                acc += part
+                self._parts = []
         if remaining:
             return
         parts = self._parts
-        self._fragments.append(bytes(parts[0]) if len(parts) == 1 else b"".join(parts))
+        if self._acc is not None:
+            self._fragments.append(bytes(self._acc))
+            self._acc = None
+        else:
+            self._fragments.append(bytes(parts[0]) if len(parts) == 1 else b"".join(parts))
         self._parts = []
         self._state = _LINE
 
@@ -538,6 +559,7 @@ class Framer:
         self._poisoned = True
         self._fragments = []
         self._parts = []
+        self._acc = None
         self._poisoned_line_end(line)
         return BadMessage(tag=tag, error=error)
 

@@ -630,3 +630,15 @@ def test_reprs_never_show_content() -> None:
         assert secret.decode() not in text
     assert repr(events[-2]) == "Message(<3 line(s), 2 literal(s), 36 bytes>)"
     assert repr(LiteralChunk(data=b"secret")) == "LiteralChunk(<6 bytes>)"
+
+
+def test_held_literal_trickling_in_is_accumulated_not_kept_in_pieces() -> None:
+    body = bytes(range(256)) * 8
+    data = b"a APPEND x {2048+}\r\n" + body + b"\r\n"
+    framer = Framer(server=True)
+    events: list[object] = []
+    for i in range(len(data)):
+        events += run(framer, [data[i : i + 1]])
+        assert len(framer._parts) <= 64
+    assert events == [announced(b"a", 2048), Message((b"a APPEND x {2048+}", body, b""))]
+    check(data, events, server=True)
