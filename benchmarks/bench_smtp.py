@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 from protokit import NEED_DATA
 from protokit.smtp import MailFrom, MessageData, MessageEnd, RcptTo, ServerConnection
@@ -67,7 +67,7 @@ def run_protokit(chunks: Sequence[bytes]) -> tuple[int, int]:
                 break
             t = type(ev)
             if t is MessageData:
-                received += len(ev.data)  # type: ignore[union-attr]
+                received += len(cast(MessageData, ev).data)
             elif t is MessageEnd:
                 accepted += 1
                 conn.reply()
