@@ -24,12 +24,13 @@ Events, in the order they come:
 
 What it guarantees:
 
-- Every byte is looked at by C code (``bytes.find``, ``rfind`` and one
-  anchored regex on a line's last 23 octets, slicing), once: a line trickling
-  in one byte at a time is scanned once in total.  Bytes fed in large chunks
-  are sliced straight out of the chunk the caller handed in; a chunk that is
-  all literal is handed on without a copy, and a held literal that spans
-  chunks is copied once, by one join.
+- The per-byte work is done by C code (``bytes.find``, ``rfind`` and one
+  anchored regex on a line's last 23 octets, slicing): a line trickling in
+  one byte at a time is searched for its end once in total, and for a stray
+  CR once when complete.  Bytes fed in large chunks are sliced straight out
+  of the chunk the caller handed in; a chunk that is all literal is handed on
+  without a copy, and a held literal that spans chunks is copied once, by one
+  join.
 - Limits are checked before anything is held: a line is refused as soon as it
   passes ``max_line`` (then skipped, keeping only its last 25 octets), a
   literal at its announcement when it exceeds ``max_literal`` or would push
@@ -150,6 +151,9 @@ _START_OR_END: Final = 5
 _START: Final = 5  # about to emit LiteralStart
 _END: Final = 6  # about to emit LiteralEnd
 _DECIDE: Final = 7  # server: a synchronizing literal awaits accept/reject
+
+# LiteralEnd has no fields: one instance serves.
+_LITERAL_END: Final = LiteralEnd()
 
 # Pieces of a held literal kept as separate objects before they are
 # accumulated in one buffer.
@@ -337,7 +341,7 @@ class Framer:
                 return LiteralChunk(data=chunk)
             elif state == _END:
                 self._state = _LINE
-                return LiteralEnd()
+                return _LITERAL_END
             elif state == _START:
                 self._state = _STREAM
                 return LiteralStart(length=self._remaining, binary=self._literal_binary)
@@ -358,14 +362,9 @@ class Framer:
         data = self._data
         pos = self._pos
         carried = self._line
-        if not carried:
-            # The common case: the whole line is in the chunk being read.
-            lf = data.find(b"\n", pos, pos + self.max_line + 2)
-            if lf > pos and data[lf - 1] == _CR and data.find(b"\r", pos, lf - 1) < 0:
-                self._pos = lf + 1
-                return self._line_done(data[pos : lf - 1])
         # Search no further than the longest acceptable line (CR LF included):
-        # whatever is carried holds no LF and at most max_line + 1 octets.
+        # whatever is carried holds no LF and at most max_line + 1 octets, so
+        # no octet is searched twice.
         room = self.max_line + 2 - len(carried)
         lf = data.find(b"\n", pos, pos + room)
         if lf < 0:
@@ -376,12 +375,16 @@ class Framer:
             self._pos = len(data)
             return None
         self._pos = lf + 1
-        if carried:
-            carried += memoryview(data)[pos : lf + 1]
-            raw: bytes | bytearray = carried
-            start, end = 0, len(carried)
+        if not carried:
+            # The common case: the whole line is in the chunk being read.
+            if lf > pos and data[lf - 1] == _CR and data.find(b"\r", pos, lf - 1) < 0:
+                return self._line_done(data[pos : lf - 1])
+            raw: bytes | bytearray = data
+            start, end = pos, lf + 1
         else:
-            raw, start, end = data, pos, lf + 1
+            carried += memoryview(data)[pos : lf + 1]
+            raw = carried
+            start, end = 0, len(carried)
         # raw[start:end] is the line and its LF.
         if end - start >= 2 and raw[end - 2] == _CR:
             stop = end - 2
