@@ -145,6 +145,8 @@ class ClientConnection:
         self._greeted = False
         self._tls = self.config.tls_active
         self._utf8 = False
+        # UTF8 sent and not refused: the lines after it may be UTF-8.
+        self._utf8_asked = False
         self._peer_closed = False
         self._injected = False
         self._mode = ""  # "" status line, "lines" listing, "body" message
@@ -327,7 +329,7 @@ class ClientConnection:
         return self._tls or self.config.allow_plaintext_auth
 
     def _utf8_pending(self) -> bool:
-        return self._utf8 or any(p.keyword == "UTF8" for p in (*self._inflight, *self._outbox))
+        return self._utf8 or self._utf8_asked
 
     def _check(self, keyword: str, *, credentials: bool = True) -> None:
         if credentials and keyword in _CREDENTIALS and self.config.require_tls and not self._tls:
@@ -347,6 +349,8 @@ class ClientConnection:
             self._expected = State.CLOSED
         elif kw == "STLS":
             self._expected = State.STARTING_TLS
+        elif kw == "UTF8":
+            self._utf8_asked = True
         self._outbox.append(pending)
         self._flush()
 
@@ -453,6 +457,8 @@ class ClientConnection:
             self._inflight.popleft()
             if kw in _LOGIN or kw == "STLS" or kw == "UTF8":
                 self._expected = self.state
+            if kw == "UTF8":
+                self._utf8_asked = False
             if kw == "QUIT":
                 # RFC 1939 6: the session ends even when UPDATE failed.
                 self._session.fire(Transition.QUIT)

@@ -600,3 +600,13 @@ def test_server_closing_during_stls() -> None:
     c.receive_data(b"")
     assert c.next_event() == ConnectionClosed()
     assert c.state is State.CLOSED
+
+
+def test_utf8_refused() -> None:
+    c = greeted()
+    c.utf8()
+    c.data_to_send()
+    c.receive_data(b"-ERR no\r\n")
+    assert drain(c) == [Err(command="UTF8", text="no")]
+    with pytest.raises(LocalProtocolError):
+        c.user("j\u00f6rg")
