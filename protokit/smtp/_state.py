@@ -14,6 +14,10 @@ __all__ = ["COMMAND_STATES", "TRANSITIONS", "State", "Verb", "transition"]
 
 
 class State(enum.Enum):
+    # Members are singletons: hash by identity in C, not by Enum's Python-level
+    # __hash__ (the command reader looks states and verbs up on every line).
+    __hash__ = object.__hash__
+
     GREETING = "greeting"  # greeted (or about to), no EHLO/HELO yet
     READY = "ready"  # EHLO/HELO done, no transaction
     MAIL = "mail"  # MAIL accepted, no recipient yet
@@ -29,6 +33,8 @@ class State(enum.Enum):
 
 
 class Verb(enum.Enum):
+    __hash__ = object.__hash__
+
     EHLO = "EHLO"
     HELO = "HELO"
     LHLO = "LHLO"

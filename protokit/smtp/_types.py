@@ -36,6 +36,8 @@ _FORBIDDEN = ("\r", "\n", "\x00")
 class Extension(enum.Enum):
     """The service extensions a server may advertise in its EHLO reply."""
 
+    __hash__ = object.__hash__  # identity hash in C: checked on every command
+
     SIZE = "SIZE"  # RFC 1870
     EIGHTBITMIME = "8BITMIME"  # RFC 6152
     SMTPUTF8 = "SMTPUTF8"  # RFC 6531
