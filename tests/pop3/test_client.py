@@ -610,3 +610,21 @@ def test_utf8_refused() -> None:
     assert drain(c) == [Err(command="UTF8", text="no")]
     with pytest.raises(LocalProtocolError):
         c.user("j\u00f6rg")
+
+
+class Xyz(LongResponse):
+    name = "XYZ"
+
+
+class Wxyz(LongResponse):
+    name = "WXYZ"
+
+
+def test_initial_response_boundary_is_255_octets_with_crlf() -> None:
+    c = greeted(ClientConfig(tls_active=True))
+    c.auth(Xyz(183))  # "AUTH XYZ " + 244 base64 octets + CRLF = 255
+    line = c.data_to_send()
+    assert len(line) == 255 and line.startswith(b"AUTH XYZ eHh4")
+    c = greeted(ClientConfig(tls_active=True))
+    c.auth(Wxyz(183))  # 256 octets: the continuation instead
+    assert c.data_to_send() == b"AUTH WXYZ\r\n"
