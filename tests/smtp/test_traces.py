@@ -15,7 +15,9 @@ from pathlib import Path
 import pytest
 
 from protokit import NEED_DATA
+from protokit.sasl import PlainClient
 from protokit.smtp import (
+    AuthRequest,
     ClientConfig,
     ClientConnection,
     DataReply,
@@ -27,7 +29,7 @@ from protokit.smtp import (
     ServerConnection,
 )
 from protokit.smtp._parse import ReplyReader, parse_mail, parse_rcpt
-from protokit.wire import ReceiveBuffer
+from protokit.wire import ReceiveBuffer, b64decode_strict
 
 from .helpers import chunkings
 
@@ -53,7 +55,20 @@ class Trace:
             extensions=exts,
             max_message_size=int(h.get("size", 64 * 1024 * 1024)),
             lmtp=h.get("lmtp") == "yes",
+            starttls=h.get("starttls") == "yes",
+            auth_mechanisms=tuple(h.get("auth", "").split()),
+            allow_plaintext_auth=h.get("plaintext") == "yes",
         )
+
+    def segments(self, who: str) -> list[bytes]:
+        """The side's bytes, cut where the TLS handshake ("T:") happens."""
+        out = [b""]
+        for w, line in self.lines:
+            if w == "T":
+                out.append(b"")
+            elif w == who:
+                out[-1] += line + b"\r\n"
+        return out
 
 
 def load(path: Path) -> Trace:
@@ -66,7 +81,7 @@ def load(path: Path) -> Trace:
             trace.header[key.strip()] = value.strip()
             continue
         who, sep, rest = raw.partition(":")
-        assert who in ("C", "S") and sep, raw
+        assert who in ("C", "S", "T") and sep, raw
         trace.lines.append((who, rest[1:].encode("utf-8")))
     return trace
 
@@ -88,20 +103,27 @@ def _parse_reply(data: bytes) -> Reply:
     return Reply(code=r.code, enhanced=r.enhanced, lines=r.lines)
 
 
-def replay_server(trace: Trace, chunks: list[bytes]) -> tuple[bytes, list[Event]]:
+def replay_server(trace: Trace, segments: list[list[bytes]]) -> tuple[bytes, list[Event]]:
+    """Feed each TLS segment's chunks; hand off TLS between segments."""
     expected = trace.side("S")
     conn = ServerConnection(trace.server_config())
     out = bytearray(conn.data_to_send())
     events: list[Event] = []
-    for chunk in chunks:
-        conn.receive_data(chunk)
-        while (ev := conn.next_event()) is not NEED_DATA:
-            events.append(ev)
-            while conn.pending is not None:
+    for i, chunks in enumerate(segments):
+        if i:
+            conn.start_tls_done()
+        for chunk in chunks:
+            conn.receive_data(chunk)
+            while (ev := conn.next_event()) is not NEED_DATA:
+                events.append(ev)
+                while conn.pending is not None:
+                    out += conn.data_to_send()
+                    if isinstance(ev, AuthRequest):
+                        conn.answer_auth(True)  # the trace's password is right
+                        continue
+                    # The application answers with the reply the trace shows next.
+                    conn.reply(_parse_reply(expected[len(out) :]))
                 out += conn.data_to_send()
-                # The application answers with the reply the trace shows next.
-                conn.reply(_parse_reply(expected[len(out) :]))
-            out += conn.data_to_send()
     return bytes(out), events
 
 
@@ -110,8 +132,9 @@ def test_server_replay(path: Path) -> None:
     trace = load(path)
     expected = trace.side("S")
     results = []
-    for label, chunks in chunkings(trace.side("C")):
-        out, events = replay_server(trace, chunks)
+    for label in ("whole", "bytewise", "threes"):
+        segments = [dict(chunkings(seg))[label] for seg in trace.segments("C")]
+        out, events = replay_server(trace, segments)
         assert out == expected, label
         results.append([type(e).__name__ for e in events if type(e).__name__ != "MessageData"])
     assert results[0] == results[1] == results[2]
@@ -120,14 +143,14 @@ def test_server_replay(path: Path) -> None:
 
 def test_server_replay_reports_the_source_routed_recipient_without_its_route() -> None:
     trace = load(TRACES / "rfc5321-d3-relayed-step1.txt")
-    _, events = replay_server(trace, [trace.side("C")])
+    _, events = replay_server(trace, [[trace.side("C")]])
     ends = [e for e in events if isinstance(e, MessageEnd)]
     assert ends == [MessageEnd(size=ends[0].size, recipients=("Jones@XYZ.COM",))]
 
 
 def test_lmtp_replay_asks_once_per_accepted_recipient() -> None:
     trace = load(TRACES / "rfc2033-lmtp.txt")
-    _, events = replay_server(trace, [trace.side("C")])
+    _, events = replay_server(trace, [[trace.side("C")]])
     (end,) = [e for e in events if isinstance(e, MessageEnd)]
     assert end.recipients == ("pat@foo.edu", "green@foo.edu")
 
@@ -139,7 +162,11 @@ class ClientDriver:
 
     def __init__(self, trace: Trace) -> None:
         self.client = ClientConnection(
-            ClientConfig(local_hostname="unused.example", lmtp=trace.header.get("lmtp") == "yes")
+            ClientConfig(
+                local_hostname="unused.example",
+                lmtp=trace.header.get("lmtp") == "yes",
+                allow_plaintext_auth=trace.header.get("plaintext") == "yes",
+            )
         )
         self.body = False
         self.chunk: bytearray | None = None
@@ -187,6 +214,11 @@ class ClientDriver:
                 self.chunk = None
         elif verb == b"VRFY":
             c.vrfy(arg.decode())
+        elif verb == b"AUTH":
+            name, _, ir = arg.partition(b" ")
+            assert name == b"PLAIN"
+            authzid, authcid, password = b64decode_strict(ir).decode().split("\x00")
+            c.auth(PlainClient(authcid, password, authzid or None))
         else:
             getattr(c, verb.decode().lower())()
 
@@ -208,7 +240,9 @@ def test_client_replay(path: Path, bytewise: bool) -> None:
     written = bytearray()
     expected = bytearray()
     for who, line in trace.lines:
-        if who == "C":
+        if who == "T":
+            driver.client.start_tls_done()
+        elif who == "C":
             expected += line + b"\r\n"
             driver.command(line)
         else:
