@@ -3,6 +3,26 @@
 Every case that ends at a message boundary is fed three ways (whole, one
 byte at a time, and with a trailing message after it) by :func:`check`.
 Properties (any split, any prefix, any input) are in test_framer_properties.
+
+SECURITY.md lines, and where the framer's part of each is tested:
+
+- IMAP literals ``{-1}``, ``{}``, ``{99999999999999999999}``:
+  test_malformed_announcement_is_a_typed_error,
+  test_twenty_nines_is_a_literal_too_large;
+- a declared ``{400000000}`` followed by ten bytes, memory bounded:
+  test_declared_huge_literal_is_refused_before_any_byte,
+  test_huge_non_synchronizing_literal_is_drained_exactly and
+  test_framer_properties' test_too_large_literal_is_drained_exactly;
+- 10,000 nested parentheses (the framer frames them; the parser refuses):
+  test_ten_thousand_nested_parentheses_frame_as_one_line;
+- line length without buffering past the limit:
+  test_line_over_the_limit_is_skipped_without_buffering and the other
+  over-long line tests;
+- chunk invariance and prefixes: test_framer_properties'
+  test_every_split_gives_the_same_events and
+  test_every_prefix_of_a_message_is_need_data;
+- literal bytes never read as commands: test_literal_bytes_are_never_read_as_commands,
+  the poisoning tests here and test_poisoned_literal_bytes_never_become_messages.
 """
 
 from __future__ import annotations
