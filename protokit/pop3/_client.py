@@ -247,7 +247,9 @@ class ClientConnection:
         self._session.fire(Transition.TLS_ESTABLISHED)
         self._expected = State.AUTHORIZATION
         self._tls = True
+        # RFC 2595 4: what the server said before TLS is discarded.
         self.capabilities = None
+        self._utf8 = self._utf8_asked = False
         self._flush()
 
     # -- command helpers ------------------------------------------------------------

@@ -14,6 +14,7 @@ __all__ = [
     "APOP_DIGEST",
     "CAPA_LINE",
     "COMMAND",
+    "EXPIRE_VALUE",
     "GREETING_TIMESTAMP",
     "MECHANISM",
     "MSG_NUMBER",
@@ -103,6 +104,10 @@ APOP_DIGEST: Final = re.compile(rb"[0-9a-fA-F]{32}")
 # ... the syntax of a msg-id as in RFC 822"; we take the first "<...>" holding
 # printable ASCII without "<" or ">", which every msg-id is.
 GREETING_TIMESTAMP: Final = re.compile(rb"<[\x21-\x3b\x3d\x3f-\x7e]{1,250}>")
+
+# RFC 2449 section 6.7: "EXPIRE" SP ("NEVER" / 1*DIGIT) ["USER"] (the USER
+# tag only before login).  Days, bounded to 5 digits.
+EXPIRE_VALUE: Final = re.compile(r"(?:NEVER|[0-9]{1,5})(?: USER)?")
 
 # RFC 4422 section 3.1: sasl-mech = 1*20mech-char
 #                       mech-char = UPPER-ALPHA / DIGIT / HYPHEN / UNDERSCORE

@@ -213,7 +213,9 @@ class ServerConnection:
         self._session.fire(Transition.TLS_ESTABLISHED)
         self._tls = True
         self._channel_binding = channel_binding
+        # RFC 2595 4: forget what the client said before TLS.
         self._user = None
+        self._utf8 = False
 
     # -- answers to events ----------------------------------------------------------
 

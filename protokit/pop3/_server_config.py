@@ -97,3 +97,12 @@ class ServerConfig:
         for name in self.sasl_mechanisms:
             if not g.MECHANISM.fullmatch(name.encode("ascii", "replace")):
                 raise ValueError("invalid SASL mechanism name")
+        texts = [self.hostname, self.greeting, self.implementation, self.capa_text]
+        texts += [self.stls_text, self.user_text]
+        if any(not t.isprintable() for t in texts) or not self.hostname:
+            raise ValueError("reply texts must be printable, one line")
+        # RFC 2449 6.7: EXPIRE 0 / n days / NEVER, optionally " USER".
+        if self.expire is not None and not g.EXPIRE_VALUE.fullmatch(self.expire):
+            raise ValueError("EXPIRE is NEVER or a number of days, optionally with USER")
+        if self.login_delay is not None and not 0 <= self.login_delay < 10**9:
+            raise ValueError("LOGIN-DELAY is a number of seconds")

@@ -84,12 +84,24 @@ def test_apop_greeting_timestamp() -> None:
         ServerConnection(ServerConfig(apop=True, apop_timestamp=lambda: "no brackets"))
 
 
+def test_config_accepts_rfc_values() -> None:
+    for expire in ("NEVER", "0", "60", "60 USER"):
+        assert ServerConfig(expire=expire).expire == expire
+    assert ServerConfig(login_delay=900).login_delay == 900
+
+
 def test_config_validation() -> None:
     for bad in (
         {"max_command_line": 100},
         {"max_pipelined": 0},
         {"max_errors": 0},
         {"sasl_mechanisms": ("BAD NAME",)},
+        {"greeting": "two\r\nlines"},
+        {"implementation": "x\ny"},
+        {"hostname": ""},
+        {"expire": "soon"},
+        {"expire": "60 USER\r\n"},
+        {"login_delay": -1},
     ):
         with pytest.raises(ValueError):
             ServerConfig(**bad)  # type: ignore[arg-type]
