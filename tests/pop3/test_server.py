@@ -823,3 +823,15 @@ def test_answers_after_the_client_left_are_ignored() -> None:
     s.send_message_data(b"late")
     s.end_message()
     assert s.data_to_send() == b""
+
+
+def test_stls_forgets_user_and_utf8() -> None:
+    s = server(ServerConfig(tls_available=True, allow_plaintext_auth=True))
+    evs, out = exchange(s, b"UTF8\r\nUSER mrose\r\n")
+    assert s.utf8
+    evs, out = exchange(s, b"STLS\r\n")
+    assert evs == [StartTLS()]
+    s.tls_established()
+    assert not s.utf8
+    evs, out = exchange(s, b"PASS secret\r\n")
+    assert (evs, out) == ([CommandError(message="USER first")], b"-ERR USER first\r\n")
