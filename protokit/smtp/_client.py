@@ -116,6 +116,10 @@ class ClientConnection:
             if self._buf:
                 # A reply injected after "220" (CVE-2011-0411, client side).
                 raise RemoteProtocolError("data received after the STARTTLS reply")
+            if self._eof and not self._closed_reported:
+                self._closed_reported = True
+                self.closed = True
+                return ConnectionClosed()
             return NEED_DATA
         while True:
             reply = self._reader.read(self._buf)

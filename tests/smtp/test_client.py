@@ -547,3 +547,13 @@ def test_a_refused_mail_may_be_retried_but_a_refused_data_needs_rset() -> None:
     c.rset()
     c.mail_from("a@b.example")
     assert c.data_to_send() == b"RSET\r\nMAIL FROM:<a@b.example>\r\n"
+
+
+def test_close_while_waiting_for_tls_is_reported() -> None:
+    c = ready()
+    c.starttls()
+    c.data_to_send()
+    events(c, b"220 go\r\n")
+    c.receive_data(b"")
+    assert events(c) == [ConnectionClosed()]
+    assert c.closed
