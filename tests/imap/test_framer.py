@@ -401,12 +401,20 @@ def test_line_over_the_limit_is_skipped_without_buffering(server: bool) -> None:
 
 
 @pytest.mark.parametrize("server", [True, False])
-def test_over_long_line_with_a_literal_drains_it(server: bool) -> None:
+@pytest.mark.parametrize("announcement", [b"{13+}", b"~{00000000000000000013+}"])
+def test_over_long_line_with_a_literal_drains_it(server: bool, announcement: bytes) -> None:
     # The announcement at the end of a skipped line still counts: the literal
-    # is consumed as part of the bad message, never read as a command.
+    # is consumed as part of the bad message, never read as a command.  The
+    # longest announcement (20 digits, "~" and "+") fits in the end kept.
     reply = b"a BAD [TOOBIG] Line too long\r\n" if server else None
-    data = b"a APPEND " + b"x" * 40 + b" {13+}\r\nb LOGIN x y\r\n\r\n"
+    data = b"a APPEND " + b"x" * 40 + b" " + announcement + b"\r\nb LOGIN x y\r\n\r\n"
     check(data, [Bad(b"a", LineTooLongError, reply)], server=server, max_line=32)
+
+
+def test_over_long_response_line_with_a_literal_drains_it() -> None:
+    # A server never waits for "+": its {n} bytes follow and are drained.
+    data = b"* 1 FETCH (BODY[] " + b"x" * 40 + b" ~{13}\r\nb LOGIN x y\r\n)\r\n"
+    check(data, [Bad(None, LineTooLongError, None)], server=False, max_line=32)
 
 
 def test_over_long_line_with_a_synchronizing_literal_ends_there() -> None:
