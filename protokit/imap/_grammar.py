@@ -183,3 +183,58 @@ HEADER_FIELD: Final = re.compile(rb"[!#$&'*+\-.0-9;<=>?@A-Z^_`a-z|}~]{1,256}\Z")
 # list-return-opt ...: an atom starting with a letter.  A token that is not
 # one is the preceding parameter's value.
 PARAM_NAME: Final = re.compile(r"[A-Za-z][A-Za-z0-9.\-]{0,63}\Z")
+
+# -- the FETCH fast path (_fastfetch.py) ----------------------------------------
+# Each pattern accepts a subset of what the generic tokenizer accepts, in the
+# exact form servers send (upper-case names, NIL, single spaces), with a NUL
+# standing for a literal; anything else fails to match and the message takes
+# the generic path.
+_FQ = rb'"[^"\\\r\n\x00]*(?:\\["\\][^"\\\r\n\x00]*)*"'
+_FS = rb"(?:" + _FQ + rb"|\x00)"
+_FNS = rb"(?:NIL|" + _FQ + rb"|\x00)"
+_FADDR = rb"\(" + _FNS + rb" " + _FNS + rb" " + _FNS + rb" " + _FNS + rb"\)"
+_FALIST = rb"(NIL|\((?:" + _FADDR + rb"){1,1000}\))"
+_FPARAMS = rb"NIL|\(" + _FS + rb" " + _FS + rb"(?: " + _FS + rb" " + _FS + rb"){0,1000}\)"
+_FDSP = rb"NIL|\(" + _FS + rb" (?:" + _FPARAMS + rb")\)"
+_FLANG = rb"NIL|" + _FS + rb"|\(" + _FS + rb"(?: " + _FS + rb"){0,1000}\)"
+# envelope = "(" env-date SP env-subject SP env-from SP env-sender SP
+#            env-reply-to SP env-to SP env-cc SP env-bcc SP env-in-reply-to SP
+#            env-message-id ")"
+_FENV = (
+    rb"ENVELOPE \((" + _FNS + rb") (" + _FNS + rb") " + rb" ".join([_FALIST] * 6)
+    + rb" (" + _FNS + rb") (" + _FNS + rb")\)"
+)  # fmt: skip
+# Groups: 1 UID, 2 FLAGS, 3 INTERNALDATE, 4 RFC822.SIZE, 5 MODSEQ,
+# 6 X-GM-MSGID, 7 X-GM-THRID, 8-17 ENVELOPE, 18 BODYSTRUCTURE, 19 BODY.
+FAST_ITEM: Final = re.compile(
+    rb"(?:UID ([0-9]{1,10})"
+    rb"|FLAGS \(((?:\\?[!#$&'+,\-./0-9:;<=>?@A-Z^_`a-z|}~]{1,256}"
+    rb"(?: \\?[!#$&'+,\-./0-9:;<=>?@A-Z^_`a-z|}~]{1,256}){0,1000})?)\)"
+    rb'|INTERNALDATE "([^"\\\r\n\x00]{1,64})"'
+    rb"|RFC822\.SIZE ([0-9]{1,19})"
+    rb"|MODSEQ \(([0-9]{1,19})\)"
+    rb"|X-GM-MSGID ([0-9]{1,19})"
+    rb"|X-GM-THRID ([0-9]{1,19})"
+    rb"|" + _FENV + rb"|(BODYSTRUCTURE) (?=\()|(BODY) (?=\())"
+)
+FAST_ADDRESS: Final = re.compile(
+    rb"\((" + _FNS + rb") (" + _FNS + rb") (" + _FNS + rb") (" + _FNS + rb")\)"
+)
+FAST_PAIR: Final = re.compile(rb"(" + _FS + rb") (" + _FS + rb")")
+FAST_QUOTED_IN_LIST: Final = re.compile(_FS)
+# body-type-basic / body-type-text with body-ext-1part up to body-fld-loc:
+# groups 1 type, 2 subtype, 3 params, 4 id, 5 description, 6 encoding,
+# 7 size, 8 lines, 9 md5, 10 disposition, 11 language, 12 location
+FAST_BODY_LEAF: Final = re.compile(
+    rb"\((" + _FS + rb") (" + _FS + rb") (" + _FPARAMS + rb") (" + _FNS + rb") (" + _FNS
+    + rb") (" + _FS + rb") ([0-9]{1,20})(?: ([0-9]{1,20}))?"
+    rb"(?: (" + _FNS + rb")(?: (" + _FDSP + rb")(?: (" + _FLANG + rb")(?: (" + _FNS
+    + rb"))?)?)?)?\)"
+)  # fmt: skip
+# the end of body-type-mpart: SP media-subtype [SP body-ext-mpart] ")",
+# body-ext-mpart up to body-fld-loc: groups 1 subtype, 2 params,
+# 3 disposition, 4 language, 5 location
+FAST_BODY_TAIL: Final = re.compile(
+    rb" (" + _FS + rb")(?: (" + _FPARAMS + rb")(?: (" + _FDSP + rb")(?: (" + _FLANG
+    + rb")(?: (" + _FNS + rb"))?)?)?)?\)"
+)  # fmt: skip

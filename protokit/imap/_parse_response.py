@@ -7,6 +7,7 @@ from typing import Any, Protocol
 
 from ..errors import RemoteProtocolError
 from ._body import build_body, build_envelope
+from ._fastfetch import fast_fetch
 from ._fetch import build_fetch
 from ._grammar import RESP_CODE, RESPONSE_START, TEXT
 from ._responses import (
@@ -397,6 +398,9 @@ def _parse(fragments: Sequence[Any], utf8: bool, max_depth: int) -> Response:
         if num is not None:
             n = int(num)
             if name == "FETCH":
+                fast = fast_fetch(n, fragments, pos, max_depth)
+                if fast is not None:
+                    return fast
                 return build_fetch(n, tokenize(fragments, pos, max_depth=max_depth), utf8)
             if len(fragments) == 1 and pos >= len(line.rstrip(b" ")):
                 if name == "EXISTS":

@@ -250,6 +250,9 @@ MONTHS: Final = _MONTHS + _MONTHS2
 _MONTH_NUMBER: Final = {m.upper().encode(): i + 1 for i, m in enumerate(MONTHS)}
 
 
+_ZONES: dict[bytes, _dt.timezone] = {}
+
+
 def parse_datetime(raw: bytes) -> _dt.datetime | None:
     """Parse date-time (without its quotes); ``None`` if invalid."""
     m = DATE_TIME.match(raw)
@@ -259,19 +262,15 @@ def parse_datetime(raw: bytes) -> _dt.datetime | None:
     month = _MONTH_NUMBER.get(mon.upper())
     if month is None:
         return None
-    offset = _dt.timedelta(hours=int(zh), minutes=int(zm))
-    if offset >= _dt.timedelta(hours=24):
-        return None
+    tz = _ZONES.get(sign + zh + zm)
+    if tz is None:
+        offset = _dt.timedelta(hours=int(zh), minutes=int(zm))
+        if offset >= _dt.timedelta(hours=24):
+            return None
+        tz = _dt.timezone(-offset if sign == b"-" else offset)
+        _ZONES[sign + zh + zm] = tz  # at most 2 * 24 * 100 entries
     try:
-        return _dt.datetime(
-            int(year),
-            month,
-            int(day),
-            int(hh),
-            int(mm),
-            int(ss),
-            tzinfo=_dt.timezone(-offset if sign == b"-" else offset),
-        )
+        return _dt.datetime(int(year), month, int(day), int(hh), int(mm), int(ss), tzinfo=tz)
     except ValueError:
         return None
 

@@ -1,0 +1,103 @@
+"""The FETCH fast path agrees with the generic parser: whenever it returns a
+value, the generic path returns the same value; and it does take the common
+shapes (otherwise it would be dead weight)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from protokit import RemoteProtocolError
+from protokit.imap import Fetch, write_response
+from protokit.imap._fastfetch import fast_fetch
+from protokit.imap._fetch import build_fetch
+from protokit.imap._grammar import RESPONSE_START
+from protokit.imap._tokens import tokenize
+
+from .codec_strategies import fetches
+from .test_parse_response import BODYSTRUCTURE, ENVELOPE_LINE
+from .test_roundtrip import _split
+
+
+def both(fragments: tuple[Any, ...]) -> tuple[Fetch | None, Any]:
+    m = RESPONSE_START.match(fragments[0])
+    assert m is not None
+    seq = int(m.group(3))
+    fast = fast_fetch(seq, fragments, m.end(), 64)
+    try:
+        generic: Any = build_fetch(seq, tokenize(fragments, m.end()), False)
+    except RemoteProtocolError as exc:
+        generic = exc
+    return fast, generic
+
+
+COMMON = [
+    b"* 1 FETCH (UID 5 FLAGS (\\Seen $Junk) RFC822.SIZE 44827)",
+    b'* 2 FETCH (INTERNALDATE "17-Jul-1996 02:44:25 -0700" MODSEQ (12) X-GM-MSGID 1)',
+    b"* 3 FETCH (FLAGS ())",
+    ENVELOPE_LINE.split(b" MODSEQ")[0] + b")",
+    BODYSTRUCTURE.rstrip(b"\r\n").replace(
+        b'("MESSAGE" "RFC822" NIL NIL NIL "7BIT" 640 (NIL "Fwd" NIL NIL NIL NIL NIL NIL NIL NIL)'
+        b' ("IMAGE" "PNG" NIL NIL NIL "BASE64" 10) 12 "md5" ("ATTACHMENT" ("FILENAME" "a.eml"))'
+        b' ("EN" "DE") "http://x" (1 "ext"))',
+        b'("IMAGE" "PNG" ("NAME" {5}\r\nx.png) NIL NIL "BASE64" 10 NIL ("INLINE" NIL) "EN")',
+    ),
+]
+
+
+@pytest.mark.parametrize("line", COMMON)
+def test_fast_path_is_taken_and_agrees(line: bytes) -> None:
+    fragments = _split(line.rstrip(b"\r\n") + b"\r\n").fragments
+    fast, generic = both(fragments)
+    assert fast is not None
+    assert fast == generic
+
+
+FALLBACK = [
+    b"* 1 FETCH (uid 5)",  # lower case
+    b"* 1 FETCH (UID 5 X-NEW 1)",  # unknown item
+    b"* 1 FETCH (FLAGS (NIL))",  # NIL is no flag: the generic path says so
+    b"* 1 FETCH (FLAGS (\\Seen  \\Answered))",
+    b"* 1 FETCH (RFC822.SIZE 9999999999999999999)",  # above 2**63
+    b'* 1 FETCH (BODY ("TEXT" "PLAIN" NIL NIL NIL "7BIT" 1))',  # text without lines
+]
+
+
+@pytest.mark.parametrize("line", FALLBACK)
+def test_fast_path_falls_back(line: bytes) -> None:
+    fast, _ = both((line,))
+    assert fast is None
+
+
+@settings(max_examples=300)
+@given(fetches())
+def test_written_fetches_agree(f: Fetch) -> None:
+    fragments = _split(write_response(f)).fragments
+    fast, generic = both(fragments)
+    assert generic == f
+    if fast is not None:
+        assert fast == f
+
+
+@settings(max_examples=500)
+@given(st.sampled_from(COMMON), st.data())
+def test_mutated_fetches_agree(base: bytes, data: Any) -> None:
+    raw = bytearray(base)
+    for _ in range(data.draw(st.integers(1, 3))):
+        i = data.draw(st.integers(10, len(raw) - 1))
+        if data.draw(st.booleans()):
+            raw[i] = data.draw(st.sampled_from(b'()"\\ 0123456789NILX\x00'))
+        else:
+            del raw[i]
+    try:
+        fragments = _split(bytes(raw) + b"\r\n").fragments
+    except (AssertionError, ValueError):
+        return  # the mutation broke the literal layout: not a message
+    if not RESPONSE_START.match(fragments[0]):
+        return
+    fast, generic = both(fragments)
+    if fast is not None:
+        assert fast == generic
