@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from protokit import NEED_DATA, LocalProtocolError, Secret
+from protokit import NEED_DATA, LocalProtocolError, RemoteProtocolError, Secret
 from protokit.sasl import VerifyPassword
 from protokit.smtp import (
     Authenticated,
@@ -280,3 +280,25 @@ def test_requiretls_is_offered_and_parsed_only_under_tls() -> None:
     assert b"250 REQUIRETLS\r\n" in run.output
     assert run.events[-1].params.requiretls  # type: ignore[union-attr]
     assert not any(isinstance(e, BadCommand) for e in run.events)
+
+
+def test_injected_plaintext_found_at_the_hand_off() -> None:
+    conn = ehlo_server(starttls=True)
+    run_server([b"STARTTLS\r\n"], conn)
+    conn.receive_data(b"NOOP\r\n")  # arrives before the binding wraps TLS
+    with pytest.raises(RemoteProtocolError):
+        conn.start_tls_done()
+    assert conn.state is State.ERROR
+
+
+def test_a_mechanism_the_registry_lacks_is_504() -> None:
+    conn = ehlo_server(auth_mechanisms=("X-NOPE",))
+    assert run_server([b"AUTH X-NOPE\r\n"], conn).output == (
+        b"504 5.5.4 Unrecognized authentication type\r\n"
+    )
+
+
+def test_bdat_before_tls_is_refused_and_drained() -> None:
+    conn = ehlo_server(starttls=True, require_tls=True)
+    run = run_server([b"BDAT 6 LAST\r\nHELP\r\nNOOP\r\n"], conn)
+    assert run.output == b"530 5.7.0 Must issue a STARTTLS command first\r\n250 2.0.0 OK\r\n"
