@@ -175,6 +175,14 @@ class Framer:
     ``server=False`` frames responses (a server's literal bytes follow its
     announcement at once).  Feed bytes with :meth:`feed`; call
     :meth:`next_event` until it returns ``NEED_DATA``.
+
+    Limits (octets): ``max_line`` per line without CRLF (default 64 KiB for a
+    server, 1 MiB for a client); ``max_literal`` per literal and
+    ``max_message`` per message, lines with CRLF and literals counted
+    (64 MiB); ``stream_threshold``, the longest literal held in memory (64
+    KiB); ``max_literals`` per message (100,000).  ``max_nonsync_literal``
+    bounds ``{n+}`` literals in the server role: 4096 under LITERAL-
+    (RFC 7888 section 4, reply ``BAD [TOOBIG]``), ``None`` under LITERAL+.
     """
 
     __slots__ = (
@@ -199,6 +207,7 @@ class Framer:
         "max_literal",
         "max_literals",
         "max_message",
+        "max_nonsync_literal",
         "server",
         "stream_threshold",
     )
@@ -212,6 +221,7 @@ class Framer:
         max_message: int = MAX_MESSAGE,
         stream_threshold: int = STREAM_THRESHOLD,
         max_literals: int = MAX_LITERALS,
+        max_nonsync_literal: int | None = None,
     ) -> None:
         if max_line is None:
             max_line = SERVER_MAX_LINE if server else CLIENT_MAX_LINE
@@ -221,6 +231,7 @@ class Framer:
             ("max_message", max_message),
             ("stream_threshold", stream_threshold),
             ("max_literals", max_literals),
+            ("max_nonsync_literal", 0 if max_nonsync_literal is None else max_nonsync_literal),
         ):
             if value < 0:
                 raise ValueError(f"{name} must be >= 0")
@@ -230,6 +241,7 @@ class Framer:
         self.max_message = max_message
         self.stream_threshold = stream_threshold
         self.max_literals = max_literals
+        self.max_nonsync_literal = max_nonsync_literal
         # Input: the chunk being read and where; chunks fed after it.
         self._data = b""
         self._pos = 0
@@ -455,12 +467,20 @@ class Framer:
                 ),
                 line,
             )
-        if length > self.max_literal or self._size + length > self.max_message:
-            limit = (
-                self.max_literal
-                if length > self.max_literal
-                else max(0, self.max_message - self._size)
-            )
+        if length > self.max_literal:
+            limit: int | None = self.max_literal
+        elif self._size + length > self.max_message:
+            limit = max(0, self.max_message - self._size)
+        elif (
+            self.max_nonsync_literal is not None
+            and self.server
+            and not synchronizing
+            and length > self.max_nonsync_literal
+        ):
+            limit = self.max_nonsync_literal  # LITERAL-
+        else:
+            limit = None
+        if limit is not None:
             return self._poison(
                 LiteralTooLargeError(
                     f"literal of {length} octets exceeds the limit of {limit}",

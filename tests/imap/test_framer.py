@@ -370,6 +370,8 @@ def test_default_limits() -> None:
     framer = Framer(server=True)
     assert framer.max_message == framer.max_literal == 64 * 1024 * 1024
     assert framer.stream_threshold == 64 * 1024
+    assert framer.max_literals == 100_000
+    assert framer.max_nonsync_literal is None
     with pytest.raises(ValueError, match="max_line"):
         Framer(server=True, max_line=-1)
 
@@ -670,3 +672,37 @@ def test_held_literal_trickling_in_is_accumulated_not_kept_in_pieces() -> None:
         assert len(framer._parts) <= 64
     assert events == [announced(b"a", 2048), Message((b"a APPEND x {2048+}", body, b""))]
     check(data, events, server=True)
+
+
+def test_literal_minus_bounds_non_synchronizing_literals() -> None:
+    # RFC 7888 section 4: under LITERAL-, {n+} above 4096 octets is refused
+    # with BAD [TOOBIG]; its bytes, already on their way, are drained.
+    big = b"y" * 4097
+    check(
+        b"a APPEND x {4097+}\r\n" + big + b"\r\n",
+        [Bad(b"a", LiteralTooLargeError, b"a BAD [TOOBIG] Literal too large\r\n")],
+        server=True,
+        max_nonsync_literal=4096,
+    )
+    framer = Framer(server=True, max_nonsync_literal=4096)
+    framer.feed(b"a APPEND x {4097+}\r\n")
+    event = framer.next_event()
+    assert isinstance(event, BadMessage)
+    assert isinstance(event.error, LiteralTooLargeError)
+    assert (event.error.length, event.error.limit, event.error.synchronizing) == (
+        4097,
+        4096,
+        False,
+    )
+    # At the limit, and synchronizing literals of any size, are fine.
+    ok = b"y" * 4096
+    check(
+        b"a APPEND x {4096+}\r\n" + ok + b" {4097}\r\n" + big + b"\r\n",
+        [
+            announced(b"a", 4096),
+            announced(b"a", 4097, sync=True),
+            Message((b"a APPEND x {4096+}", ok, b" {4097}", big, b"")),
+        ],
+        server=True,
+        max_nonsync_literal=4096,
+    )
