@@ -172,7 +172,6 @@ SETUPS: dict[str, Setup] = {
     "rfc5034-auth-plain-ir.txt": Setup(
         ServerConfig(
             **BLURDY,  # type: ignore[arg-type]
-            allow_plaintext_auth=True,
             tls_available=True,
             stls_text="Begin TLS negotiation now",
         ),
