@@ -1,8 +1,9 @@
 """IMAP4rev1 (RFC 3501) and IMAP4rev2 (RFC 9051): types, parser and writer.
 
-``parse_command`` / ``parse_response`` read one framed message (the framer's
-``Message``); ``write_command`` returns the pieces a client sends (waiting for
-"+" before each synchronizing literal); ``write_response`` returns bytes.
+The :class:`Framer` cuts a byte stream into messages (and literal events);
+``parse_command`` / ``parse_response`` read one framed ``Message``;
+``write_command`` returns the pieces a client sends (waiting for "+" before
+each synchronizing literal); ``write_response`` returns bytes.
 Standard library only.
 """
 
@@ -54,6 +55,18 @@ from ._commands import Subscribe as Subscribe
 from ._commands import ThreadCommand as ThreadCommand
 from ._commands import Unselect as Unselect
 from ._commands import Unsubscribe as Unsubscribe
+from ._framer import BadMessage as BadMessage
+from ._framer import Framer as Framer
+from ._framer import FramerEvent as FramerEvent
+from ._framer import LiteralAnnounced as LiteralAnnounced
+from ._framer import LiteralChunk as LiteralChunk
+from ._framer import LiteralEnd as LiteralEnd
+from ._framer import LiteralStart as LiteralStart
+from ._framer import LiteralTooLargeError as LiteralTooLargeError
+from ._framer import MalformedLiteralError as MalformedLiteralError
+from ._framer import Message as Message
+from ._framer import MessageTooLargeError as MessageTooLargeError
+from ._framer import StreamedLiteral as StreamedLiteral
 from ._mutf7 import decode_mutf7 as decode_mutf7
 from ._mutf7 import encode_mutf7 as encode_mutf7
 from ._parse_command import parse_command as parse_command
@@ -100,6 +113,9 @@ from ._write_command import write_command as write_command
 from ._write_response import write_response as write_response
 
 __all__ = [
+    "BadMessage", "Framer", "FramerEvent", "LiteralAnnounced", "LiteralChunk", "LiteralEnd",
+    "LiteralStart", "LiteralTooLargeError", "MalformedLiteralError", "Message",
+    "MessageTooLargeError", "StreamedLiteral",
     "STAR", "Address", "Append", "AppendMessage", "Atom", "Authenticate", "BodySection",
     "BodyStructure", "Capability", "CapabilityCommand", "Check", "Close", "Command", "Compress",
     "ContinuationRequest", "Copy", "Create", "Delete", "Disposition", "Done", "ESearch",

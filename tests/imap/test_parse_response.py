@@ -385,3 +385,19 @@ def test_max_depth() -> None:
         parse_response(msg(b"* X " + b"(" * 65 + b")" * 65))
     with pytest.raises(RemoteProtocolError, match="nesting deeper than 8"):
         parse_response(msg(b"* X " + b"(" * 9 + b")" * 9), max_depth=8)
+
+
+def test_lenient_nil_where_a_string_belongs() -> None:
+    # LENIENT-NIL-STRING: NIL for body type, subtype, encoding or a parameter
+    # reads as an empty string; LENIENT-ATOM-STRING: a bare 7BIT likewise
+    r = p(b'* 1 FETCH (BODY (NIL "PLAIN" ("CHARSET" NIL) NIL NIL 7BIT 5))\r\n')
+    assert r == Fetch(
+        seq=1,
+        body=SinglePart(
+            type=b"", subtype=b"PLAIN", params=((b"CHARSET", b""),), encoding=b"7BIT", size=5
+        ),
+    )
+    # the writer never reproduces them: it writes the strings
+    assert write_response(r) == (  # type: ignore[arg-type]
+        b'* 1 FETCH (BODY ("" "PLAIN" ("CHARSET" "") NIL NIL "7BIT" 5))\r\n'
+    )
