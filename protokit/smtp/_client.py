@@ -37,6 +37,7 @@ from ._events import (
     StartTLSReply,
 )
 from ._parse import ReplyReader, parse_capabilities
+from ._state import State, Verb, transition
 from ._types import Body, Capabilities, ClientConfig, MailParams, RcptParams, Reply
 from ._write import helo_name, mail_line, rcpt_line, text_arg
 
@@ -83,8 +84,9 @@ class ClientConnection:
         self._eof = False
         self._closed_reported = False
         self._tls_pending = False
-        self._hello = False
-        self._in_txn = False
+        # The server's session state as the commands sent so far will leave it
+        # when they succeed: the server's own table decides what may follow.
+        self._state = State.GREETING
         self._txn_utf8 = False
         self._txn_body: Body | None = None
         self._accepted: list[str] = []
@@ -156,16 +158,22 @@ class ClientConnection:
 
     def _greet(self, verb: str, name: str | None) -> None:
         raw = helo_name(self.config.local_hostname if name is None else name)
-        self._hello = True
+        self._check(Verb.EHLO)
         self.capabilities = None
         self._reset_txn()
+        self._state = State.READY
         self._add(_Cmd(verb, verb.encode("ascii") + b" " + raw + b"\r\n", info=raw.decode()))
 
-    def _require_hello(self) -> None:
-        if not self._hello:
-            raise LocalProtocolError("send EHLO first")
+    def _check(self, verb: Verb) -> State:
+        """The state after ``verb``, by the server's table; refuse what it refuses."""
         if self.closed:
             raise LocalProtocolError("the connection is closed")
+        new = transition(self._state, verb)
+        if new is None:
+            raise LocalProtocolError(
+                f"{verb.value} is out of sequence (session state {self._state.value})"
+            )
+        return new
 
     def _caps(self) -> Capabilities:
         return self.capabilities if self.capabilities is not None else Capabilities()
@@ -176,10 +184,8 @@ class ClientConnection:
 
     def mail_from(self, sender: str, params: MailParams | None = None) -> None:
         """MAIL FROM: every parameter is checked against what the server offered."""
-        self._require_hello()
+        new = self._check(Verb.MAIL)
         self._require_tls()
-        if self._in_txn:
-            raise LocalProtocolError("a transaction is already open: RSET first")
         params = params or MailParams()
         caps = self._caps()
         if params.size is not None:
@@ -205,7 +211,7 @@ class ClientConnection:
             if not self.tls_active:
                 raise LocalProtocolError("REQUIRETLS needs TLS")
         line = mail_line(sender, params)
-        self._in_txn = True
+        self._state = new
         self._txn_utf8 = params.smtputf8
         self._txn_body = params.body
         self._bdat_size = 0
@@ -215,17 +221,19 @@ class ClientConnection:
         self._add(cmd)
 
     def rcpt_to(self, recipient: str, params: RcptParams | None = None) -> None:
-        self._require_txn()
+        new = self._check(Verb.RCPT)
         params = params or RcptParams()
         if params.notify is not None or params.orcpt is not None:
             self._need("DSN", "NOTIFY=/ORCPT=")
         if not recipient.isascii() and not self._txn_utf8:
             raise LocalProtocolError("a non-ASCII address needs SMTPUTF8")
-        self._add(_Cmd("RCPT", rcpt_line(recipient, params), info=recipient))
+        line = rcpt_line(recipient, params)
+        self._state = new
+        self._add(_Cmd("RCPT", line, info=recipient))
 
     def data(self) -> None:
         """DATA; wait for :class:`DataReply` with ``proceed`` before the body."""
-        self._require_txn()
+        self._check(Verb.DATA)
         if self._txn_body is Body.BINARYMIME:
             raise LocalProtocolError("BODY=BINARYMIME is sent with BDAT only")
         self._add(_Cmd("DATA", b"DATA\r\n"))
@@ -249,7 +257,7 @@ class ClientConnection:
             raise LocalProtocolError("no DATA body is open")
         self._out.append(body.close())
         self._body = None
-        self._in_txn = False
+        self._state = State.READY
         if self.config.lmtp:
             for rcpt in self._accepted:
                 self._sent.append(_Cmd("MESSAGE", info=rcpt))
@@ -259,7 +267,7 @@ class ClientConnection:
 
     def bdat(self, chunk: bytes, *, last: bool = False) -> None:
         """One BDAT chunk (RFC 3030), sent as is; ``last`` ends the message."""
-        self._require_txn()
+        self._check(Verb.BDAT)
         self._need("CHUNKING", "BDAT")
         self._bdat_size += len(chunk)
         limit = self._caps().size
@@ -269,12 +277,13 @@ class ClientConnection:
         cmd = _Cmd("BDAT", head + bytes(chunk))
         cmd.last = last
         cmd.size = self._bdat_size
-        if last:
-            self._in_txn = False
+        self._state = State.READY if last else State.CHUNKING
         self._add(cmd)
 
     def rset(self) -> None:
+        new = self._check(Verb.RSET)
         self._reset_txn()
+        self._state = new
         self._add(_Cmd("RSET", b"RSET\r\n"))
 
     def noop(self) -> None:
@@ -294,11 +303,9 @@ class ClientConnection:
 
     def starttls(self) -> None:
         """STARTTLS; on :class:`StartTLSReply` 220 wrap TLS, then ``start_tls_done()``."""
-        self._require_hello()
+        self._check(Verb.STARTTLS)
         if self.tls_active:
             raise LocalProtocolError("TLS is already active")
-        if self._in_txn:
-            raise LocalProtocolError("STARTTLS inside a mail transaction")
         self._need("STARTTLS", "STARTTLS")
         self._add(_Cmd("STARTTLS", b"STARTTLS\r\n"))
 
@@ -312,17 +319,15 @@ class ClientConnection:
         self.tls_active = True
         self.capabilities = None
         self.authenticated = False
-        self._hello = False
+        self._state = State.GREETING
         self._pump()
 
     def auth(self, mechanism: ClientMechanism) -> None:
         """AUTH with any protokit.sasl client mechanism."""
-        self._require_hello()
+        self._check(Verb.AUTH)
         self._require_tls()
         if self.authenticated:
             raise LocalProtocolError("already authenticated")
-        if self._in_txn:
-            raise LocalProtocolError("AUTH inside a mail transaction")
         name = mechanism.name.upper()
         if name not in self._caps().auth_mechanisms:
             raise LocalProtocolError(f"the server does not offer AUTH {name}")
@@ -349,12 +354,7 @@ class ClientConnection:
         if self.config.require_tls and not self.tls_active:
             raise LocalProtocolError("TLS is required and not active")
 
-    def _require_txn(self) -> None:
-        if not self._in_txn:
-            raise LocalProtocolError("no mail transaction: MAIL FROM first")
-
     def _reset_txn(self) -> None:
-        self._in_txn = False
         self._txn_utf8 = False
         self._txn_body = None
         if self._body is not None:
@@ -391,7 +391,7 @@ class ClientConnection:
         if kind == "MAIL":
             self._accepted = []
             if not ok and cmd.size == self._txn_id:
-                self._in_txn = False  # no transaction was opened: MAIL may be retried
+                self._state = State.READY  # no transaction was opened: MAIL may be retried
             return MailReply(reply=reply)
         if kind == "RCPT":
             assert cmd.info is not None
@@ -406,7 +406,7 @@ class ClientConnection:
                 # Every recipient failed yet DATA got 354: end it at once.
                 self._out.append(b".\r\n")
                 self._sent.appendleft(_Cmd("MESSAGE"))
-                self._in_txn = False
+                self._state = State.READY
                 return DataReply(reply=reply, proceed=False)
             self._body = DotStuffer()
             return DataReply(reply=reply, proceed=True)

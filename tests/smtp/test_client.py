@@ -349,10 +349,12 @@ def test_bdat_chunks_are_pipelined_and_answered() -> None:
 def test_bdat_needs_chunking_and_respects_size() -> None:
     c = ready(b"250-mx\r\n250 SIZE 10\r\n")
     c.mail_from("a@b.example")
-    with pytest.raises(LocalProtocolError):
+    c.rcpt_to("x@y.example")
+    with pytest.raises(LocalProtocolError, match="CHUNKING"):
         c.bdat(b"x")
     c = ready()
     c.mail_from("a@b.example")
+    c.rcpt_to("x@y.example")
     c.bdat(b"x" * 600)
     with pytest.raises(LocalProtocolError):
         c.bdat(b"x" * 401, last=True)
@@ -508,6 +510,25 @@ def test_quit_vrfy_help_rset_and_close() -> None:
     assert events(c) == [ConnectionClosed()]
     with pytest.raises(LocalProtocolError):
         c.noop()
+
+
+def test_the_client_follows_the_servers_state_table() -> None:
+    c = ready()
+    with pytest.raises(LocalProtocolError, match="out of sequence"):
+        c.bdat(b"x")  # no recipient yet
+    c.mail_from("a@b.example")
+    with pytest.raises(LocalProtocolError, match="out of sequence"):
+        c.data()  # DATA needs a recipient
+    with pytest.raises(LocalProtocolError, match="out of sequence"):
+        c.starttls()
+    with pytest.raises(LocalProtocolError, match="out of sequence"):
+        c.auth(PlainClient("u", "p"))
+    c.rcpt_to("x@y.example")
+    c.bdat(b"part")
+    with pytest.raises(LocalProtocolError, match="out of sequence"):
+        c.rcpt_to("late@y.example")  # no RCPT between chunks
+    c.bdat(b"", last=True)
+    c.mail_from("next@b.example")  # the message is done: a new transaction
 
 
 def test_transaction_rules_on_the_client() -> None:
