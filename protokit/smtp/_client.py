@@ -287,17 +287,21 @@ class ClientConnection:
         self._add(_Cmd("RSET", b"RSET\r\n"))
 
     def noop(self) -> None:
+        self._check(Verb.NOOP)
         self._add(_Cmd("NOOP", b"NOOP\r\n"))
 
     def quit(self) -> None:
+        self._state = self._check(Verb.QUIT)
         self._add(_Cmd("QUIT", b"QUIT\r\n"))
 
     def vrfy(self, argument: str) -> None:
+        self._check(Verb.VRFY)
         if not argument:
             raise LocalProtocolError("VRFY needs an argument")
         self._add(_Cmd("VRFY", b"VRFY " + text_arg(argument, "VRFY argument") + b"\r\n"))
 
     def help(self, topic: str | None = None) -> None:
+        self._check(Verb.HELP)
         arg = b"" if not topic else b" " + text_arg(topic, "HELP topic")
         self._add(_Cmd("HELP", b"HELP" + arg + b"\r\n"))
 

@@ -529,6 +529,9 @@ def test_the_client_follows_the_servers_state_table() -> None:
         c.rcpt_to("late@y.example")  # no RCPT between chunks
     c.bdat(b"", last=True)
     c.mail_from("next@b.example")  # the message is done: a new transaction
+    c.quit()
+    with pytest.raises(LocalProtocolError, match="out of sequence"):
+        c.noop()  # nothing after QUIT
 
 
 def test_transaction_rules_on_the_client() -> None:
