@@ -40,6 +40,11 @@ ATOM: Final = re.compile(rb"[" + ATOM_CHARS + rb"]{1,%d}\Z" % MAX_ATOM)
 # tokenizer only accepts as one); a value with "[" is quoted instead.
 ASTRING_ATOM: Final = re.compile(rb"[!#$&'+,\-./0-9:;<=>?@A-Z^_`a-z|}~\]]{1,%d}\Z" % MAX_ATOM)
 
+# list-mailbox    = 1*list-char / string
+# list-char       = ATOM-CHAR / list-wildcards / resp-specials
+# (written bare when possible; "[" excluded as for ASTRING_ATOM)
+LIST_ATOM: Final = re.compile(rb"[!#$%&'*+,\-./0-9:;<=>?@A-Z^_`a-z|}~\]]{1,4096}\Z")
+
 # tag             = 1*<any ASTRING-CHAR except "+">
 TAG: Final = re.compile(rb"[!#$&',\-./0-9:;<=>?@A-Z\[\]^_`a-z|}~]{1,%d}\Z" % 256)
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import LocalProtocolError
-from ._grammar import ASTRING_ATOM, TEXT, TOKEN
+from ._grammar import ASTRING_ATOM, LIST_ATOM, TEXT, TOKEN
 from ._mutf7 import encode_mutf7
 from ._tokens import _WORD_START
 from ._types import Literal, SequenceSet
@@ -165,6 +165,15 @@ class Writer:
     def mailbox(self, name: str) -> None:
         raw = name.encode("utf-8") if self.utf8 else encode_mutf7(name)
         self.astring(raw)
+
+    def list_mailbox(self, name: str) -> None:
+        """A LIST/LSUB reference or pattern: bare when it is 1*list-char
+        (wildcards included), else as a mailbox string."""
+        raw = name.encode("utf-8") if self.utf8 else encode_mutf7(name)
+        if LIST_ATOM.match(raw) is not None and raw.upper() != b"NIL":
+            self.parts.append(raw)
+        else:
+            self.astring(raw)
 
     def word(self, word: str) -> None:
         """A bare word (atom, flag, section item...), checked to read back as

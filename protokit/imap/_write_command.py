@@ -203,27 +203,27 @@ def _body(w: Writer, c: Any) -> None:
         if c.selection:
             _words(w, c.selection, True)
             w.raw(b" ")
-        _mailbox(w, c.reference)
+        w.list_mailbox(Mailbox(c.reference))
         w.raw(b" ")
         if not c.patterns:
             raise LocalProtocolError("LIST needs a pattern")
-        if len(c.patterns) == 1 and not c.selection:
-            _mailbox(w, c.patterns[0])
+        if len(c.patterns) == 1:
+            w.list_mailbox(Mailbox(c.patterns[0]))
         else:
             w.raw(b"(")
             for i, p in enumerate(c.patterns):
                 if i:
                     w.raw(b" ")
-                _mailbox(w, p)
+                w.list_mailbox(Mailbox(p))
             w.raw(b")")
         if c.return_options:
             w.raw(b" RETURN")
             _params(w, c.return_options)
     elif isinstance(c, Lsub):
         w.raw(b"LSUB ")
-        _mailbox(w, c.reference)
+        w.list_mailbox(Mailbox(c.reference))
         w.raw(b" ")
-        _mailbox(w, c.pattern)
+        w.list_mailbox(Mailbox(c.pattern))
     elif isinstance(c, StatusCommand):
         if not c.items:
             raise LocalProtocolError("STATUS needs items")

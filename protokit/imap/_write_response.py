@@ -33,7 +33,7 @@ from ._responses import (
     Thread,
     Vanished,
 )
-from ._types import Flag, SequenceSet, Tag
+from ._types import Flag, Mailbox, SequenceSet, Tag
 from ._write import Adjacent, Writer
 
 __all__ = ["write_response", "write_response_code"]
@@ -124,7 +124,7 @@ def _status(w: Writer, r: Status) -> None:
 
 
 def _mailbox(w: Writer, name: str) -> None:
-    w.mailbox(name)
+    w.mailbox(Mailbox(name))
 
 
 def _body(w: Writer, r: Any) -> None:
