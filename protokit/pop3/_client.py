@@ -23,10 +23,10 @@ from ..errors import (
 )
 from ..sasl._base import ClientMechanism
 from ..wire._buffer import ReceiveBuffer
+from ..wire._dotstuff import BareLineEndingPolicy, DotUnstuffer
 from ..wire._sasl import CANCEL, format_initial_response, format_response, parse_challenge
 from ..wire._secret import Secret
 from . import _grammar as g
-from ._body import BodyReader
 from ._events import (
     Apop,
     Auth,
@@ -151,7 +151,7 @@ class ClientConnection:
         self._injected = False
         self._mode = ""  # "" status line, "lines" listing, "body" message
         self._lines: list[bytes] = []
-        self._unstuffer: BodyReader | None = None
+        self._unstuffer: DotUnstuffer | None = None
         #: The last CAPA reply (None before one, and again after STLS).
         self.capabilities: Capabilities | None = None
         #: The APOP timestamp from the greeting, if any.
@@ -471,7 +471,9 @@ class ClientConnection:
         if p.multi:
             if kw in ("RETR", "TOP"):
                 self._mode = "body"
-                self._unstuffer = BodyReader()
+                # A client hands the server's bytes on as they are: PRESERVE,
+                # without the cost of counting bare line endings.
+                self._unstuffer = DotUnstuffer(BareLineEndingPolicy.PRESERVE, count_bare=False)
                 return MessageStart(command=kw, number=p.msg, text=text)
             self._mode = "lines"
             return None

@@ -1,5 +1,6 @@
-"""The client's body reader: fed whole, byte by byte, with trailing data, at
-every split, and against protokit.wire.DotUnstuffer as an oracle."""
+"""The POP3 client's body reader (DotUnstuffer, PRESERVE, not counting):
+fed whole, byte by byte, with trailing data, at every split, and against the
+counting DotUnstuffer as an oracle."""
 
 from __future__ import annotations
 
@@ -7,10 +8,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from protokit.pop3._body import BodyReader
 from protokit.wire import BareLineEndingPolicy, DotUnstuffer, ReceiveBuffer
 
 from .helpers import three_ways
+
+
+def BodyReader() -> DotUnstuffer:
+    return DotUnstuffer(BareLineEndingPolicy.PRESERVE, count_bare=False)
 
 
 def read_all(chunks: list[bytes], max_chunk: int | None = None) -> tuple[bytes, bytes, bool]:

@@ -258,3 +258,12 @@ def test_stuff_then_unstuff_round_trips(body: bytes, cuts: list[int], cuts2: lis
     assert (got, rest) == (normalized, b"NEXT")
     assert s.size == len(normalized)
     assert not reader.saw_bare_line_ending
+
+
+def test_only_preserve_may_skip_counting() -> None:
+    with pytest.raises(ValueError, match="only PRESERVE"):
+        DotUnstuffer(REJECT, count_bare=False)
+    r = DotUnstuffer(PRESERVE, count_bare=False)
+    buf = ReceiveBuffer(b"a\nb\r\n.\r\n")
+    assert r.read(buf) == b"a\nb\r\n"
+    assert (r.done, r.bare_cr, r.bare_lf) == (True, 0, 0)
