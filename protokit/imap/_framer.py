@@ -130,6 +130,9 @@ _MALFORMED: Final = re.compile(rb"\{[^\s\"{}]{0,1048576}\}\Z")
 # and continuation responses) are not tag characters.  Tags longer than 256
 # octets are not echoed back.
 _TAG: Final = re.compile(rb"([!#$&',\-./0-9:;<=>?@A-Z\[\]^_`a-z|}~]{1,256})(?: |\Z)")
+# The same, in the head of a line that was cut short (an over-long line):
+# only a SP proves the token ended.
+_TAG_IN_HEAD: Final = re.compile(rb"([!#$&',\-./0-9:;<=>?@A-Z\[\]^_`a-z|}~]{1,256}) ")
 _TAG_SPAN: Final = 258
 
 # Enough of an over-long line's end to read its announcement from.
@@ -162,8 +165,9 @@ _MAX_PARTS: Final = 64
 _STATE_NAMES: Final = ("line", "literal", "stream", "drain", "skip", "start", "end", "decide")
 
 
-def _tag_of(line: bytes | bytearray) -> bytes | None:
-    m = _TAG.match(line, 0, _TAG_SPAN)
+def _tag_of(line: bytes, cut: bool = False) -> bytes | None:
+    """The tag that starts ``line``; ``cut``: only the line's head is known."""
+    m = (_TAG_IN_HEAD if cut else _TAG).match(line, 0, _TAG_SPAN)
     return bytes(m.group(1)) if m else None
 
 
@@ -190,6 +194,7 @@ class Framer:
         "_data",
         "_drain",
         "_first",
+        "_first_cut",
         "_fragments",
         "_line",
         "_literal_binary",
@@ -252,6 +257,8 @@ class Framer:
         # The message being framed.
         self._fragments: list[bytes | StreamedLiteral] = []
         self._first: bytes = b""
+        # Whether _first is only the head of an over-long line.
+        self._first_cut = False
         self._size = 0
         self._literals = 0
         self._poisoned = False
@@ -449,6 +456,7 @@ class Framer:
         event = Message(tuple(fragments))
         self._fragments = []
         self._first = b""
+        self._first_cut = False
         self._size = 0
         self._literals = 0
         return event
@@ -503,7 +511,10 @@ class Framer:
         else:
             self._begin_literal(length, binary)
         return LiteralAnnounced(
-            tag=_tag_of(self._first), length=length, synchronizing=synchronizing, binary=binary
+            tag=_tag_of(self._first, self._first_cut),
+            length=length,
+            synchronizing=synchronizing,
+            binary=binary,
         )
 
     def _begin_literal(self, length: int, binary: bool) -> None:
@@ -528,6 +539,7 @@ class Framer:
         """Start a new message."""
         self._fragments = []
         self._first = b""
+        self._first_cut = False
         self._size = 0
         self._literals = 0
         self._poisoned = False
@@ -573,12 +585,12 @@ class Framer:
     def _reply(self, text: bytes) -> bytes | None:
         if not self.server:
             return None
-        tag = _tag_of(self._first) if self._first else None
+        tag = _tag_of(self._first, self._first_cut) if self._first else None
         return (tag or b"*") + b" BAD " + text + b"\r\n"
 
     def _poison(self, error: RemoteProtocolError, line: bytes) -> BadMessage:
         """Report the message as bad; consume the rest of it after ``line``."""
-        tag = _tag_of(self._first) if self._first else None
+        tag = _tag_of(self._first, self._first_cut) if self._first else None
         self._poisoned = True
         self._fragments = []
         self._parts = []
@@ -623,10 +635,14 @@ class Framer:
         """The line being read is past max_line: skip it (see _read_skip)."""
         carried = self._line
         if not self._fragments and not self._poisoned:
-            head = bytes(carried[:_TAG_SPAN])
-            if len(head) < _TAG_SPAN:
-                head += self._data[self._pos : self._pos + _TAG_SPAN - len(head)]
+            # The same head however the line was fed: max_line + 2 octets are
+            # known at this point, perhaps no more.
+            span = min(self.max_line + 2, _TAG_SPAN)
+            head = bytes(carried[:span])
+            if len(head) < span:
+                head += self._data[self._pos : self._pos + span - len(head)]
             self._first = head
+            self._first_cut = True
         # Keep only the end, to read an announcement from once the line ends.
         self._tail = bytes(carried[-_TAIL:])
         carried.clear()
@@ -639,7 +655,7 @@ class Framer:
             complete=False,
             reply=self._reply(b"[TOOBIG] Line too long"),
         )
-        tag = _tag_of(self._first)
+        tag = _tag_of(self._first, self._first_cut)
         self._poisoned = True
         self._fragments = []
         return BadMessage(tag=tag, error=error)

@@ -624,6 +624,23 @@ def test_tag_recovered_from_an_over_long_line_head() -> None:
     assert events == [Bad(b"AB1", LineTooLongError, b"AB1 BAD [TOOBIG] Line too long\r\n")]
 
 
+@pytest.mark.parametrize(
+    ("line", "tag"),
+    [
+        (b"!!!!!,!!a1 X yyyy", None),  # the head kept (max_line + 2) cuts the token
+        (b"a1 XXXXXXXXXXXX", b"a1"),
+        (b"a1234567 XXXXXXX", b"a1234567"),
+        (b"a123456789 XXXXX", None),  # no SP within the head: the tag may go on
+    ],
+)
+def test_tag_of_an_over_long_line_does_not_depend_on_the_feeding(
+    line: bytes, tag: bytes | None
+) -> None:
+    reply = (tag or b"*") + b" BAD [TOOBIG] Line too long\r\n"
+    expected: list[object] = [Bad(tag, LineTooLongError, reply)]
+    check(line + b"\r\n", expected, server=True, max_line=7)
+
+
 def test_response_tag_recovered_in_client_role() -> None:
     framer = Framer(server=False)
     assert run(framer, [b"a1 OK x\rdone\r\n* OK y\n"]) == [

@@ -198,3 +198,36 @@ def test_too_large_literal_is_drained_exactly(
     assert len(events) == 2
     assert isinstance(events[0], Bad)
     assert events[1] == Message((b"z NOOP",))
+
+
+LIMIT_SETS = [
+    LIMITS,
+    {**LIMITS, "stream_threshold": 0},
+    {**LIMITS, "max_line": 5},
+    {**LIMITS, "max_message": 20, "max_literals": 1},
+]
+
+
+@given(
+    st.booleans(),
+    st.binary(max_size=300),
+    st.lists(st.integers(0, 300), max_size=8),
+    st.sampled_from(LIMIT_SETS),
+)
+def test_any_input_gives_the_same_events_however_split(
+    server: bool, blob: bytes, points: list[int], limits: dict[str, int]
+) -> None:
+    # Chunk invariance holds for bad input too: skipped lines, drained
+    # literals and recovered tags do not depend on where the bytes were cut.
+    blob = (
+        blob.replace(b"\x01", b"\r\n")
+        .replace(b"\x02", b"{5}")
+        .replace(b"\x03", b"{3+}")
+        .replace(b"\x04", b"a1 X ")
+        .replace(b"\x05", b"~{70+}")
+    )
+    whole = run(Framer(server=server, **LIMITS), [blob])
+    assert run(Framer(server=server, **LIMITS), cut(blob, points)) == whole
+    assert (
+        run(Framer(server=server, **LIMITS), [blob[i : i + 1] for i in range(len(blob))]) == whole
+    )
