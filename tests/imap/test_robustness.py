@@ -172,3 +172,18 @@ def test_writers_fuzzed_with_line_breaks_and_nul(evil: bytes, plus: bool, utf8: 
         [m] = frame([data], server=True)
         assert isinstance(m, Message)
         assert parse_command(m, utf8=utf8) == cmd
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        b"* 2 FETCH (BODY[HEADER.FIELDS \xffDATE FROM)] NIL)",
+        b"* 2 FETCH (BODY[\x01] NIL)",
+        b"a1 FETCH 1 (BODY[\xc3\xa9])",
+    ],
+)
+def test_control_and_8bit_in_a_section_is_a_syntax_error(line: bytes) -> None:
+    parse = parse_command if line.startswith(b"a1") else parse_response
+    with pytest.raises(RemoteProtocolError) as info:
+        parse(msg(line))
+    assert "malformed" not in info.value.message  # not the safety net: a real check
