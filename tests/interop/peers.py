@@ -7,6 +7,7 @@ except under ``CI=true`` (as .ci/run runs), where a missing peer is a failure.
 
 from __future__ import annotations
 
+import base64
 import os
 import shutil
 import signal
@@ -86,6 +87,8 @@ class Dovecot:
     cert: Path
     users: dict[str, str] = field(default_factory=dict)
     pid: int = 0
+    #: The HS256 key bearer tokens are checked against (``oauth_key=``), if any.
+    oauth_key: bytes | None = None
 
     def maildir(self, user: str) -> Path:
         return self.directory / "mail" / user / "Maildir"
@@ -105,7 +108,7 @@ ssl_cert = <{dir}/cert.pem
 ssl_key = <{dir}/key.pem
 ssl_min_protocol = TLSv1.2
 disable_plaintext_auth = no
-auth_mechanisms = plain login
+auth_mechanisms = plain login{oauth_mechanisms}
 auth_failure_delay = 0
 mail_location = maildir:~/Maildir
 mail_uid = {uid}
@@ -126,9 +129,10 @@ namespace inbox {{
 }}
 passdb {{
   driver = passwd-file
+  mechanisms = plain login
   args = scheme=PLAIN username_format=%u {dir}/users
 }}
-userdb {{
+{oauth_passdb}userdb {{
   driver = static
   args = uid={uid} gid={gid} home={dir}/mail/%u
 }}
@@ -170,16 +174,52 @@ def peer_directory(prefix: str) -> Iterator[Path]:
         shutil.rmtree(path, ignore_errors=True)
 
 
+# Dovecot's oauth2 passdb validating JWTs itself (introspection_mode = local):
+# the key is looked up in a dict at shared/<azp or "default">/<alg>/<kid or
+# "default">; fs:posix drops "shared/", so it is keys/default/HS256/default,
+# holding the base64 of the HMAC key.  The token's "sub" is the user.
+OAUTH_PASSDB = """\
+passdb {{
+  driver = oauth2
+  mechanisms = xoauth2 oauthbearer
+  args = {dir}/oauth2-jwt.conf.ext
+}}
+"""
+OAUTH_CONF = """\
+introspection_mode = local
+local_validation_key_dict = fs:posix:prefix={dir}/keys/
+username_attribute = sub
+"""
+
+
 @contextmanager
-def dovecot(users: dict[str, str] | None = None) -> Iterator[Dovecot]:
-    """Run a private Dovecot for the duration of the block."""
+def dovecot(
+    users: dict[str, str] | None = None, *, oauth_key: bytes | None = None
+) -> Iterator[Dovecot]:
+    """Run a private Dovecot for the duration of the block.
+
+    With ``oauth_key`` it also offers XOAUTH2 and OAUTHBEARER, accepting
+    HS256 JWTs signed with that key whose "sub" is the user
+    (``tests.interop.oauth.make_jwt``); passwords then work with PLAIN and
+    LOGIN only.
+    """
     binary = require_program("dovecot")
     users = users or {"alice": "alicepw", "bob": "bobpw"}
     with peer_directory("dovecot") as tmp:
-        yield from _dovecot(binary, tmp, users)
+        yield from _dovecot(binary, tmp, users, oauth_key)
 
 
-def _dovecot(binary: str, tmp: Path, users: dict[str, str]) -> Iterator[Dovecot]:
+def _oauth_setup(tmp: Path, key: bytes) -> str:
+    keydir = tmp / "keys" / "default" / "HS256"
+    keydir.mkdir(parents=True)
+    (keydir / "default").write_text(base64.b64encode(key).decode("ascii"))
+    (tmp / "oauth2-jwt.conf.ext").write_text(OAUTH_CONF.format(dir=tmp))
+    return OAUTH_PASSDB.format(dir=tmp)
+
+
+def _dovecot(
+    binary: str, tmp: Path, users: dict[str, str], oauth_key: bytes | None = None
+) -> Iterator[Dovecot]:
     for sub in ("run", "state", "mail"):
         (tmp / sub).mkdir(exist_ok=True)
     uid = gid = 65534
@@ -187,9 +227,12 @@ def _dovecot(binary: str, tmp: Path, users: dict[str, str]) -> Iterator[Dovecot]
     cert, _key = make_cert(tmp)
     (tmp / "users").write_text("".join(f"{u}:{{PLAIN}}{p}\n" for u, p in users.items()))
     d = Dovecot(tmp, free_port(), free_port(), free_port(), free_port(), cert, dict(users))
+    d.oauth_key = oauth_key
     conf = DOVECOT_CONF.format(
         tag=os.getpid(), dir=tmp, uid=uid, gid=gid,
         imap=d.imap, imaps=d.imaps, pop3=d.pop3, pop3s=d.pop3s,
+        oauth_mechanisms=" xoauth2 oauthbearer" if oauth_key else "",
+        oauth_passdb=_oauth_setup(tmp, oauth_key) if oauth_key else "",
     )  # fmt: skip
     (tmp / "dovecot.conf").write_text(conf)
     # The master daemonizes and keeps its stdio: never give it a pipe.
