@@ -57,6 +57,8 @@ _FETCH_SEQ = Fetch.__dict__["seq"].__set__
 _FETCH_SETTERS: Final = tuple(Fetch.__dict__[name].__set__ for name, _ in _FETCH_DEFAULTS)
 _SP = {name: SinglePart.__dict__[name].__set__ for name in SinglePart.__dataclass_fields__}
 _ENV = [Envelope.__dict__[name].__set__ for name in Envelope.__dataclass_fields__]
+_NO_EXT: Final = (None, None, None, None)
+_MP = [MultiPart.__dict__[name].__set__ for name in MultiPart.__dataclass_fields__]
 
 
 class _Fallback(Exception):
@@ -76,6 +78,9 @@ def _flag(text: str) -> Any:
 # hosts, names): their values are interned in a bounded cache.  NIL is
 # pre-filled; the literal placeholder is never cached.
 _CACHE: dict[bytes, bytes | None] = {b"NIL": None}
+# Likewise body parameter lists and dispositions (("CHARSET" "UTF-8") ...),
+# immutable values that are safe to share.
+_STRUCT_CACHE: dict[bytes, Any] = {}
 _CACHE_MAX: Final = 8192
 _MISS: Final = object()
 
@@ -129,9 +134,13 @@ def _envelope(g: Sequence[bytes], lits: Iterator[bytes]) -> Envelope:
     s = _ENV
     s[0](env, _ns(g[0], lits))
     s[1](env, _ns(g[1], lits))
-    s[2](env, _addresses(g[2], lits))
-    s[3](env, _addresses(g[3], lits))
-    s[4](env, _addresses(g[4], lits))
+    from_ = _addresses(g[2], lits)
+    s[2](env, from_)
+    # sender and reply-to are usually the very text of from: the same
+    # (immutable) tuple is shared, unless a literal is in it
+    same = g[2] is not None and 0 not in g[2]
+    s[3](env, from_ if same and g[3] == g[2] else _addresses(g[3], lits))
+    s[4](env, from_ if same and g[4] == g[2] else _addresses(g[4], lits))
     s[5](env, _addresses(g[5], lits))
     s[6](env, _addresses(g[6], lits))
     s[7](env, _addresses(g[7], lits))
@@ -143,18 +152,33 @@ def _envelope(g: Sequence[bytes], lits: Iterator[bytes]) -> Envelope:
 def _params(raw: bytes | None, lits: Iterator[bytes]) -> tuple[tuple[bytes, bytes], ...] | None:
     if raw is None or raw == b"NIL":
         return None
-    return tuple((_s(k, lits), _s(v, lits)) for k, v in FAST_PAIR.findall(raw))
+    hit = _STRUCT_CACHE.get(raw, _MISS)
+    if hit is not _MISS:
+        return hit  # type: ignore[no-any-return]
+    value = tuple((_s(k, lits), _s(v, lits)) for k, v in FAST_PAIR.findall(raw))
+    _remember(raw, value)
+    return value
+
+
+def _remember(raw: bytes, value: Any) -> None:
+    # a structure holding a literal placeholder is never cached
+    if len(_STRUCT_CACHE) < _CACHE_MAX and 0 not in raw:
+        _STRUCT_CACHE[raw] = value
 
 
 def _disposition(raw: bytes | None, lits: Iterator[bytes]) -> Disposition | None:
     if raw is None or raw == b"NIL":
         return None
     # "(" string SP body-fld-param ")"
+    hit = _STRUCT_CACHE.get(raw, _MISS)
+    if hit is not _MISS:
+        return hit  # type: ignore[no-any-return]
     inner = raw[1:-1]
     split = _split_dsp(inner)
     d = _new(Disposition)
     _set(d, "type", _s(split[0], lits))
     _set(d, "params", _params(split[1], lits))
+    _remember(raw, d)
     return d
 
 
@@ -197,12 +221,20 @@ def _leaf(m: Any, lits: Iterator[bytes]) -> SinglePart:
     s["envelope"](p, None)
     s["body"](p, None)
     s["lines"](p, int(g[7]) if is_text else None)
-    s["md5"](p, _ns(g[8], lits) if g[8] is not None else None)
-    s["disposition"](p, _disposition(g[9], lits))
-    s["language"](p, _language(g[10], lits))
-    s["location"](p, _ns(g[11], lits) if g[11] is not None else None)
+    ext = g[8:]
+    if ext == _NO_EXT:
+        s["md5"](p, None)
+        s["disposition"](p, None)
+        s["language"](p, None)
+        s["location"](p, None)
+        s["extension_count"](p, 0)
+    else:
+        s["md5"](p, _ns(g[8], lits) if g[8] is not None else None)
+        s["disposition"](p, _disposition(g[9], lits))
+        s["language"](p, _language(g[10], lits))
+        s["location"](p, _ns(g[11], lits) if g[11] is not None else None)
+        s["extension_count"](p, 4 - ext.count(None))
     s["extensions"](p, ())
-    s["extension_count"](p, 4 - (g[8], g[9], g[10], g[11]).count(None))
     return p
 
 
@@ -233,14 +265,15 @@ def _body(line: bytes, pos: int, lits: Iterator[bytes], max_depth: int) -> tuple
                 raise _Fallback
             g = t.groups()
             mp = _new(MultiPart)
-            _set(mp, "parts", tuple(stack.pop()))
-            _set(mp, "subtype", _s(g[0], lits))
-            _set(mp, "params", _params(g[1], lits))
-            _set(mp, "disposition", _disposition(g[2], lits))
-            _set(mp, "language", _language(g[3], lits))
-            _set(mp, "location", _ns(g[4], lits) if g[4] is not None else None)
-            _set(mp, "extensions", ())
-            _set(mp, "extension_count", 4 - (g[1], g[2], g[3], g[4]).count(None))
+            ms = _MP
+            ms[0](mp, tuple(stack.pop()))
+            ms[1](mp, _s(g[0], lits))
+            ms[2](mp, _params(g[1], lits))
+            ms[3](mp, _disposition(g[2], lits))
+            ms[4](mp, _language(g[3], lits))
+            ms[5](mp, _ns(g[4], lits) if g[4] is not None else None)
+            ms[6](mp, ())
+            ms[7](mp, 4 - g.count(None))
             part = mp
             pos = t.end()
 
