@@ -723,3 +723,28 @@ def test_literal_minus_bounds_non_synchronizing_literals() -> None:
         server=True,
         max_nonsync_literal=4096,
     )
+
+
+def test_events_built_on_the_hot_path_are_ordinary_events() -> None:
+    # The framer sets the slots of its most frequent events directly.
+    framer = Framer(server=False, stream_threshold=2)
+    framer.feed(b"* 1 FETCH (BODY[] ~{3}\r\nabc)\r\n")
+    start, chunk, end, message = (framer.next_event() for _ in range(4))
+    assert framer.next_event() is NEED_DATA
+    built = (
+        LiteralStart(length=3, binary=True),
+        LiteralChunk(data=b"abc"),
+        LiteralEnd(),
+        Message((b"* 1 FETCH (BODY[] ~{3}", StreamedLiteral(3, True), b")")),
+    )
+    for got, want in zip((start, chunk, end, message), built, strict=True):
+        assert got is not NEED_DATA
+        assert type(got) is type(want)
+        assert got == want
+        assert hash(got) == hash(want)
+        assert repr(got) == repr(want)
+        for field in dataclasses.fields(got):
+            with pytest.raises(dataclasses.FrozenInstanceError):
+                setattr(got, field.name, None)
+    assert isinstance(message, Message)
+    assert hash(message.fragments[1]) == hash(StreamedLiteral(3, True))
