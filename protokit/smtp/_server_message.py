@@ -70,9 +70,9 @@ class MessageMixin(ServerBase):
 
     def _line_too_long(self, chunk: bytes) -> bool:
         """RFC 5321 4.5.3.1.6: a text line is at most ``max_text_line`` octets
-        with its CRLF.  Checked without a Python step per line: a line that
-        long holds a whole aligned window of half the limit with no LF, so
-        only windows are probed, and only a window without LF is measured."""
+        with its CRLF.  Checked a window at a time, not a line at a time: from
+        a line start k, the last LF before k + limit is the next line start;
+        no LF there means a line of at least ``limit`` octets before its LF."""
         limit = self.config.max_text_line
         first = chunk.find(b"\n")
         if first < 0:
@@ -84,18 +84,13 @@ class MessageMixin(ServerBase):
         self._line_len = len(chunk) - last - 1
         if self._line_len >= limit:
             return True
-        half = limit // 2
-        find = chunk.find
+        rfind = chunk.rfind
         k = first + 1
-        while k + half <= last:
-            if find(b"\n", k, k + half) >= 0:
-                k += half
-                continue
-            start = chunk.rfind(b"\n", 0, k) + 1
-            end = find(b"\n", k + half)
-            if end - start + 1 > limit:
+        while k + limit <= last:
+            lf = rfind(b"\n", k, k + limit)
+            if lf < 0:
                 return True
-            k = end + 1
+            k = lf + 1
         return False
 
     def _end_message(self, bare: int) -> Event:

@@ -186,3 +186,20 @@ def test_auth_round_trips_any_identity(user: str) -> None:
     p.client.auth(mech)
     p.pump()
     assert seen in ([user], [])  # SASLprep may refuse some identities
+
+
+@given(
+    lengths=st.lists(st.integers(min_value=0, max_value=1100), min_size=1, max_size=6),
+    cuts=st.lists(st.integers(min_value=0), max_size=6),
+)
+def test_text_line_limit_matches_a_reference(lengths: list[int], cuts: list[int]) -> None:
+    body = b"".join(b"x" * n + b"\r\n" for n in lengths)
+    too_long = any(n + 2 > 1000 for n in lengths)  # RFC 5321 4.5.3.1.6, CRLF included
+    session = b"EHLO c\r\nMAIL FROM:<>\r\nRCPT TO:<a@b.example>\r\nDATA\r\n" + body + b".\r\n"
+    _, out, error = run(ServerConnection(ServerConfig(max_chunk=300)), split(session, cuts))
+    assert error is None
+    assert out.endswith(
+        b"550 5.6.0 Message contains a line longer than allowed\r\n"
+        if too_long
+        else b"250 2.0.0 Message accepted for delivery\r\n"
+    )
