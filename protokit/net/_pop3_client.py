@@ -118,32 +118,56 @@ class POP3AuthenticationError(POP3Error):
 
 
 class MessageStream:
-    """The body of one RETR or TOP, as an async iterator of dot-unstuffed
-    chunks (CRLF line endings as the server sent them).
+    """The body of one RETR or TOP: an async iterator of dot-unstuffed chunks
+    (CRLF line endings as the server sent them), and an async context manager.
 
-    Use it as ``async with`` (the rest is drained on exit) or iterate it to
-    the end; a stream left half read is drained before the client's next
-    command, after which iterating it raises ``LocalProtocolError``.
+    The command is sent when the stream is entered or first iterated; a
+    "-ERR" raises :class:`POP3Error` there.  ``async with`` drains what is
+    left on exit; a stream left half read is drained before the client's
+    next command, after which iterating it raises ``LocalProtocolError``.
     """
 
-    def __init__(self, client: POP3Client, command: str, number: int) -> None:
+    def __init__(self, client: POP3Client, command: str, number: int, lines: int = 0) -> None:
         self._client = client
         self.command = command
         self.number = number
+        self._lines = lines
         #: The "+OK" text, once the reply started.
         self.text: str | None = None
         #: Octets delivered so far (the total once the stream ended).
         self.size = 0
-        self._started = False
+        self._opened = False
         self.done = False
 
     def __repr__(self) -> str:
         return f"<MessageStream {self.command} {self.number} done={self.done}>"
 
+    async def _open(self) -> None:
+        if self._opened:
+            return
+        self._opened = True
+        client = self._client
+        await client._settle()
+        if self.command == "RETR":
+            client._conn.retr(self.number)
+        else:
+            client._conn.top(self.number, self._lines)
+        client._queued()
+        client._stream = self
+        # Read up to the "+OK" so that "-ERR" raises here.
+        ev = await client._event()
+        if isinstance(ev, MessageStart):
+            self.text = ev.text
+            return
+        self.done = True
+        client._stream = None
+        raise client._unexpected(ev)
+
     def __aiter__(self) -> MessageStream:
         return self
 
     async def __anext__(self) -> bytes:
+        await self._open()
         if self.done:
             raise StopAsyncIteration
         client = self._client
@@ -154,9 +178,6 @@ class MessageStream:
             if isinstance(ev, MessageData):
                 self.size += len(ev.data)
                 return ev.data
-            if isinstance(ev, MessageStart):
-                self.text = ev.text
-                continue
             self.done = True
             client._stream = None
             if isinstance(ev, MessageEnd):
@@ -169,11 +190,12 @@ class MessageStream:
 
     async def aclose(self) -> None:
         """Read and discard the rest of the message."""
-        if self._client._stream is self:
+        if self._opened and self._client._stream is self:
             async for _ in self:
                 pass
 
     async def __aenter__(self) -> MessageStream:
+        await self._open()
         return self
 
     async def __aexit__(
@@ -475,37 +497,22 @@ class POP3Client:
             return ev.entries[0][1]
         return dict(ev.entries)
 
-    async def _open_stream(self, command: str, number: int) -> MessageStream:
-        self._queued()
-        stream = MessageStream(self, command, number)
-        self._stream = stream
-        # Read up to the "+OK" so that "-ERR" raises here, not mid-iteration.
-        ev = await self._event()
-        if isinstance(ev, MessageStart):
-            stream.text = ev.text
-            return stream
-        self._stream = None
-        raise self._unexpected(ev)
+    def retr(self, msg: int) -> MessageStream:
+        """RETR, streamed: ``async with client.retr(n) as body: async for
+        chunk in body`` (or ``await client.retr(n).read()``)."""
+        return MessageStream(self, "RETR", msg)
 
-    async def retr(self, msg: int) -> MessageStream:
-        """RETR: the message, streamed (``async with await c.retr(n) as s``)."""
-        await self._settle()
-        self._conn.retr(msg)
-        return await self._open_stream("RETR", msg)
-
-    async def top(self, msg: int, lines: int) -> MessageStream:
+    def top(self, msg: int, lines: int) -> MessageStream:
         """TOP: the headers and the first ``lines`` body lines, streamed."""
-        await self._settle()
-        self._conn.top(msg, lines)
-        return await self._open_stream("TOP", msg)
+        return MessageStream(self, "TOP", msg, lines)
 
     async def retr_bytes(self, msg: int) -> bytes:
         """RETR, the whole message as bytes."""
-        return await (await self.retr(msg)).read()
+        return await self.retr(msg).read()
 
     async def top_bytes(self, msg: int, lines: int) -> bytes:
         """TOP, as bytes."""
-        return await (await self.top(msg, lines)).read()
+        return await self.top(msg, lines).read()
 
     async def retr_many(self, numbers: Iterable[int]) -> AsyncIterator[tuple[int, bytes]]:
         """RETR each message, pipelined when the server offers PIPELINING
