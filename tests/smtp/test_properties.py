@@ -4,7 +4,7 @@ byte-identical; every split of a session gives the same events."""
 
 from __future__ import annotations
 
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from protokit import NEED_DATA, ProtocolError
@@ -189,14 +189,20 @@ def test_auth_round_trips_any_identity(user: str) -> None:
 
 
 @given(
-    lengths=st.lists(st.integers(min_value=0, max_value=1100), min_size=1, max_size=6),
+    lengths=st.lists(st.integers(min_value=0, max_value=1100), min_size=1, max_size=12),
     cuts=st.lists(st.integers(min_value=0), max_size=6),
 )
+@example(lengths=[0, 999], cuts=[])
+@example(lengths=[0, 998], cuts=[])
+@example(lengths=[3, 998, 999, 4], cuts=[])
+@example(lengths=[998] * 5 + [999], cuts=[])
+@example(lengths=[999, 0], cuts=[])
+@example(lengths=[40] * 30 + [1000] + [40] * 30, cuts=[])
 def test_text_line_limit_matches_a_reference(lengths: list[int], cuts: list[int]) -> None:
     body = b"".join(b"x" * n + b"\r\n" for n in lengths)
     too_long = any(n + 2 > 1000 for n in lengths)  # RFC 5321 4.5.3.1.6, CRLF included
     session = b"EHLO c\r\nMAIL FROM:<>\r\nRCPT TO:<a@b.example>\r\nDATA\r\n" + body + b".\r\n"
-    _, out, error = run(ServerConnection(ServerConfig(max_chunk=300)), split(session, cuts))
+    _, out, error = run(ServerConnection(), split(session, cuts))
     assert error is None
     assert out.endswith(
         b"550 5.6.0 Message contains a line longer than allowed\r\n"
