@@ -66,11 +66,18 @@ from __future__ import annotations
 
 import re
 from collections import deque
-from collections.abc import Callable
 from typing import Final
 
 from .._sentinel import NEED_DATA, NeedData
 from ..errors import BareLineEndingError, LineTooLongError, LocalProtocolError, RemoteProtocolError
+from ._framer_events import (
+    _SET_CHUNK_DATA,
+    _SET_FRAGMENTS,
+    _SET_START_BINARY,
+    _SET_START_LENGTH,
+    _SET_STREAMED_BINARY,
+    _SET_STREAMED_LENGTH,
+)
 from ._framer_events import BadMessage as BadMessage
 from ._framer_events import FramerEvent as FramerEvent
 from ._framer_events import LiteralAnnounced as LiteralAnnounced
@@ -155,29 +162,6 @@ _START_OR_END: Final = 5
 _START: Final = 5  # about to emit LiteralStart
 _END: Final = 6  # about to emit LiteralEnd
 _DECIDE: Final = 7  # server: a synchronizing literal awaits accept/reject
-
-# The events built most often skip the dataclass __init__ and set their slots
-# directly: in benchmark (b) the generated frozen __init__ was a fifth of the
-# framer's time.  (DESIGN.md: events the parser builds are not re-validated;
-# these have nothing to validate.)
-_SET_CHUNK_DATA: Final[Callable[[LiteralChunk, bytes], None]] = LiteralChunk.__dict__[
-    "data"
-].__set__
-_SET_FRAGMENTS: Final[Callable[[Message, tuple[bytes | StreamedLiteral, ...]], None]] = (
-    Message.__dict__["fragments"].__set__
-)
-_SET_START_LENGTH: Final[Callable[[LiteralStart, int], None]] = LiteralStart.__dict__[
-    "length"
-].__set__
-_SET_START_BINARY: Final[Callable[[LiteralStart, bool], None]] = LiteralStart.__dict__[
-    "binary"
-].__set__
-_SET_STREAMED_LENGTH: Final[Callable[[StreamedLiteral, int], None]] = StreamedLiteral.__dict__[
-    "length"
-].__set__
-_SET_STREAMED_BINARY: Final[Callable[[StreamedLiteral, bool], None]] = StreamedLiteral.__dict__[
-    "binary"
-].__set__
 
 # LiteralEnd has no fields: one instance serves.
 _LITERAL_END: Final = LiteralEnd()
