@@ -285,8 +285,10 @@ class _FailingMaildrop:
         return self.inner.listing()
 
     async def message(self, uid: str) -> AsyncIterator[bytes]:
+        empty: tuple[bytes, ...] = ()
+        for chunk in empty:  # an async generator that fails when first read
+            yield chunk
         raise OSError("disk on fire")
-        yield b""  # pragma: no cover - makes this an async generator
 
     async def update(self, deleted: Sequence[str], retrieved: Sequence[str]) -> None:
         raise OSError("disk on fire")
