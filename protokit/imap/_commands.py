@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as _dt
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from ..wire._secret import Secret
 from ._responses import Section
@@ -67,27 +67,50 @@ __all__ = [
 ]
 
 
+_C = TypeVar("_C")
+
+
+def _checked(cls: type[_C]) -> type[_C]:
+    """Give a command or response a ``__post_init__`` that validates it by
+    writing it (without producing bytes): a value a user builds is valid by
+    construction.  The parser builds values through ``parsed()``, which
+    skips this."""
+
+    def __post_init__(self: object) -> None:
+        from ._write_command import check_command
+
+        check_command(self)  # type: ignore[arg-type]
+
+    cls.__post_init__ = __post_init__  # type: ignore[attr-defined]
+    return cls
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
+@_checked
 class CapabilityCommand:
     tag: Tag
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+@_checked
 class Noop:
     tag: Tag
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+@_checked
 class Logout:
     tag: Tag
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+@_checked
 class StartTLS:
     tag: Tag
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+@_checked
 class Authenticate:
     """AUTHENTICATE mechanism [SP initial-response] (SASL-IR): ``None`` when
     absent, ``Secret(b"")`` for "=" (empty)."""
@@ -98,6 +121,7 @@ class Authenticate:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+@_checked
 class Login:
     tag: Tag
     username: bytes
@@ -105,24 +129,28 @@ class Login:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+@_checked
 class Enable:
     tag: Tag
     capabilities: tuple[str, ...]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+@_checked
 class IdCommand:
     tag: Tag
     params: tuple[tuple[bytes, bytes | None], ...] | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+@_checked
 class Compress:
     tag: Tag
     mechanism: str = "DEFLATE"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+@_checked
 class Select:
     """SELECT with optional parameters: CONDSTORE as ``("CONDSTORE", None)``,
     QRESYNC as ``("QRESYNC", (uidvalidity, modseq, ...))`` (generic)."""
@@ -133,6 +161,7 @@ class Select:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+@_checked
 class Examine:
     tag: Tag
     mailbox: Mailbox
@@ -140,6 +169,7 @@ class Examine:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+@_checked
 class Create:
     """CREATE with optional parameters (SPECIAL-USE: ``("USE", ("\\Drafts",))``)."""
 
@@ -149,12 +179,14 @@ class Create:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+@_checked
 class Delete:
     tag: Tag
     mailbox: Mailbox
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+@_checked
 class Rename:
     tag: Tag
     mailbox: Mailbox
@@ -162,18 +194,21 @@ class Rename:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+@_checked
 class Subscribe:
     tag: Tag
     mailbox: Mailbox
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+@_checked
 class Unsubscribe:
     tag: Tag
     mailbox: Mailbox
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+@_checked
 class List:
     """LIST [selection options] reference patterns [RETURN (options)].
 
@@ -190,6 +225,7 @@ class List:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+@_checked
 class Lsub:
     tag: Tag
     reference: Mailbox
@@ -197,11 +233,13 @@ class Lsub:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+@_checked
 class NamespaceCommand:
     tag: Tag
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+@_checked
 class StatusCommand:
     tag: Tag
     mailbox: Mailbox
@@ -227,6 +265,7 @@ class AppendMessage:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+@_checked
 class Append:
     tag: Tag
     mailbox: Mailbox
@@ -234,31 +273,37 @@ class Append:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+@_checked
 class Idle:
     tag: Tag
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+@_checked
 class Done:
     """The untagged ``DONE`` line that ends IDLE."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+@_checked
 class Check:
     tag: Tag
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+@_checked
 class Close:
     tag: Tag
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+@_checked
 class Unselect:
     tag: Tag
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+@_checked
 class ExpungeCommand:
     """EXPUNGE, or UID EXPUNGE uid-set (UIDPLUS) when ``uids`` is set."""
 
@@ -267,6 +312,7 @@ class ExpungeCommand:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+@_checked
 class SearchCommand:
     """[UID] SEARCH [RETURN (options)] [CHARSET charset] keys."""
 
@@ -293,6 +339,7 @@ FetchAttr = str | FetchBody
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+@_checked
 class FetchCommand:
     """[UID] FETCH set items [modifiers].  ``items`` is a macro (ALL, FAST,
     FULL) as a one-element tuple or a list of attributes; ``modifiers`` e.g.
@@ -307,6 +354,7 @@ class FetchCommand:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+@_checked
 class Store:
     """[UID] STORE set [(UNCHANGEDSINCE n)] [+|-]FLAGS[.SILENT] flags; for
     X-GM-LABELS, ``labels`` replaces ``flags``."""
@@ -322,6 +370,7 @@ class Store:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+@_checked
 class Copy:
     tag: Tag
     sequence_set: SequenceSet
@@ -330,6 +379,7 @@ class Copy:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+@_checked
 class Move:
     tag: Tag
     sequence_set: SequenceSet
@@ -338,6 +388,7 @@ class Move:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+@_checked
 class SortCommand:
     """[UID] SORT (criteria) charset keys (RFC 5256)."""
 
@@ -349,6 +400,7 @@ class SortCommand:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+@_checked
 class ThreadCommand:
     tag: Tag
     algorithm: str
@@ -358,18 +410,21 @@ class ThreadCommand:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+@_checked
 class GetQuota:
     tag: Tag
     root: bytes
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+@_checked
 class GetQuotaRoot:
     tag: Tag
     mailbox: Mailbox
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+@_checked
 class SetQuota:
     tag: Tag
     root: bytes
@@ -377,6 +432,7 @@ class SetQuota:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+@_checked
 class GenericCommand:
     """A command this parser does not know: its name and generic values."""
 

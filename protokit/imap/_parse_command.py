@@ -60,7 +60,7 @@ from ._grammar import COMMAND_START, FETCH_ITEM, PARAM_NAME, RECOVER_TAG
 from ._parse_response import MessageLike
 from ._search import parse_search_keys
 from ._tokens import DEFAULT_MAX_DEPTH, Bin, tokenize
-from ._types import Tag, _make, parse_datetime
+from ._types import Tag, _make, parse_datetime, parsed
 from ._values import (
     astring,
     err,
@@ -84,7 +84,7 @@ def _none(cls: Any) -> _Builder:
     def build(tag: Tag, v: list[Any], utf8: bool, depth: int) -> Command:
         if v:
             raise err(f"{cls.__name__}: no arguments expected")
-        return cls(tag=tag)  # type: ignore[no-any-return]
+        return parsed(cls, tag=tag)  # type: ignore[no-any-return]
 
     return build
 
@@ -130,45 +130,47 @@ def _authenticate(tag: Tag, v: list[Any], utf8: bool, depth: int) -> Command:
         if type(v[1]) is not str:
             raise err("AUTHENTICATE initial response")
         ir = Secret(parse_initial_response(v[1].encode("ascii")) or b"")
-    return Authenticate(tag=tag, mechanism=word(v[0]).upper(), initial_response=ir)
+    return parsed(Authenticate, tag=tag, mechanism=word(v[0]).upper(), initial_response=ir)
 
 
 def _login(tag: Tag, v: list[Any], utf8: bool, depth: int) -> Command:
     _n(v, 2, "LOGIN")
-    return Login(tag=tag, username=astring(v[0]), password=Secret(astring(v[1])))
+    return parsed(Login, tag=tag, username=astring(v[0]), password=Secret(astring(v[1])))
 
 
 def _enable(tag: Tag, v: list[Any], utf8: bool, depth: int) -> Command:
     if not v:
         raise err("ENABLE arguments")
-    return Enable(tag=tag, capabilities=tuple(word(x).upper() for x in v))
+    return parsed(Enable, tag=tag, capabilities=tuple(word(x).upper() for x in v))
 
 
 def _id(tag: Tag, v: list[Any], utf8: bool, depth: int) -> Command:
     _n(v, 1, "ID")
     if v[0] is None:
-        return IdCommand(tag=tag, params=None)
+        return parsed(IdCommand, tag=tag, params=None)
     p = v[0]
     if not isinstance(p, list) or len(p) % 2:
         raise err("ID arguments")
-    return IdCommand(
-        tag=tag, params=tuple((string(p[k]), nstring(p[k + 1])) for k in range(0, len(p), 2))
+    return parsed(
+        IdCommand,
+        tag=tag,
+        params=tuple((string(p[k]), nstring(p[k + 1])) for k in range(0, len(p), 2)),
     )
 
 
 def _compress(tag: Tag, v: list[Any], utf8: bool, depth: int) -> Command:
     _n(v, 1, "COMPRESS")
-    return Compress(tag=tag, mechanism=word(v[0]).upper())
+    return parsed(Compress, tag=tag, mechanism=word(v[0]).upper())
 
 
 def _with_params(cls: Any) -> _Builder:
     def build(tag: Tag, v: list[Any], utf8: bool, depth: int) -> Command:
         if len(v) == 2 and isinstance(v[1], list):
-            return cls(  # type: ignore[no-any-return]
-                tag=tag, mailbox=mailbox(v[0], utf8), params=_params(v[1], cls.__name__)
+            return parsed(  # type: ignore[no-any-return]
+                cls, tag=tag, mailbox=mailbox(v[0], utf8), params=_params(v[1], cls.__name__)
             )
         _n(v, 1, cls.__name__)
-        return cls(tag=tag, mailbox=mailbox(v[0], utf8))  # type: ignore[no-any-return]
+        return parsed(cls, tag=tag, mailbox=mailbox(v[0], utf8))  # type: ignore[no-any-return]
 
     return build
 
@@ -176,14 +178,14 @@ def _with_params(cls: Any) -> _Builder:
 def _one_mailbox(cls: Any) -> _Builder:
     def build(tag: Tag, v: list[Any], utf8: bool, depth: int) -> Command:
         _n(v, 1, cls.__name__)
-        return cls(tag=tag, mailbox=mailbox(v[0], utf8))  # type: ignore[no-any-return]
+        return parsed(cls, tag=tag, mailbox=mailbox(v[0], utf8))  # type: ignore[no-any-return]
 
     return build
 
 
 def _rename(tag: Tag, v: list[Any], utf8: bool, depth: int) -> Command:
     _n(v, 2, "RENAME")
-    return Rename(tag=tag, mailbox=mailbox(v[0], utf8), new_name=mailbox(v[1], utf8))
+    return parsed(Rename, tag=tag, mailbox=mailbox(v[0], utf8), new_name=mailbox(v[1], utf8))
 
 
 def _list(tag: Tag, v: list[Any], utf8: bool, depth: int) -> Command:
@@ -211,8 +213,13 @@ def _list(tag: Tag, v: list[Any], utf8: bool, depth: int) -> Command:
         ret = _params(v[3], "LIST RETURN")
     elif len(v) != 2:
         raise err("LIST arguments")
-    return List(
-        tag=tag, reference=reference, patterns=patterns, selection=selection, return_options=ret
+    return parsed(
+        List,
+        tag=tag,
+        reference=reference,
+        patterns=patterns,
+        selection=selection,
+        return_options=ret,
     )
 
 
@@ -225,15 +232,18 @@ def _pattern(v: Any, utf8: bool) -> Any:
 
 def _lsub(tag: Tag, v: list[Any], utf8: bool, depth: int) -> Command:
     _n(v, 2, "LSUB")
-    return Lsub(tag=tag, reference=_pattern(v[0], utf8), pattern=_pattern(v[1], utf8))
+    return parsed(Lsub, tag=tag, reference=_pattern(v[0], utf8), pattern=_pattern(v[1], utf8))
 
 
 def _status(tag: Tag, v: list[Any], utf8: bool, depth: int) -> Command:
     _n(v, 2, "STATUS")
     if not isinstance(v[1], list) or not v[1]:
         raise err("STATUS items")
-    return StatusCommand(
-        tag=tag, mailbox=mailbox(v[0], utf8), items=tuple(word(x).upper() for x in v[1])
+    return parsed(
+        StatusCommand,
+        tag=tag,
+        mailbox=mailbox(v[0], utf8),
+        items=tuple(word(x).upper() for x in v[1]),
     )
 
 
@@ -274,18 +284,18 @@ def _append(tag: Tag, v: list[Any], utf8: bool, depth: int) -> Command:
             data = bytes(data)
         msgs.append(AppendMessage(flags=flags, date=date, data=data, binary=binary))
         i += 1
-    return Append(tag=tag, mailbox=box, messages=tuple(msgs))
+    return parsed(Append, tag=tag, mailbox=box, messages=tuple(msgs))
 
 
 def _expunge(tag: Tag, v: list[Any], utf8: bool, depth: int) -> Command:
     if v:
         raise err("EXPUNGE arguments")
-    return ExpungeCommand(tag=tag)
+    return parsed(ExpungeCommand, tag=tag)
 
 
 def _uid_expunge(tag: Tag, v: list[Any], utf8: bool, depth: int) -> Command:
     _n(v, 1, "UID EXPUNGE")
-    return ExpungeCommand(tag=tag, uids=sequence_set(v[0]))
+    return parsed(ExpungeCommand, tag=tag, uids=sequence_set(v[0]))
 
 
 def _charset(v: list[Any]) -> tuple[bytes | None, list[Any]]:
@@ -304,7 +314,8 @@ def _search(uid: bool) -> _Builder:
             ret = tuple(word(x).upper() for x in v[1])
             v = v[2:]
         charset, v = _charset(v)
-        return SearchCommand(
+        return parsed(
+            SearchCommand,
             tag=tag,
             keys=parse_search_keys(v, depth),
             charset=charset,
@@ -375,8 +386,14 @@ def _fetch(uid: bool) -> _Builder:
             if not isinstance(v[2], list):
                 raise err("FETCH modifiers")
             mods = _params(v[2], "FETCH modifiers")
-        return FetchCommand(
-            tag=tag, sequence_set=seq, items=attrs, modifiers=mods, uid=uid, macro=macro
+        return parsed(
+            FetchCommand,
+            tag=tag,
+            sequence_set=seq,
+            items=attrs,
+            modifiers=mods,
+            uid=uid,
+            macro=macro,
         )
 
     return build
@@ -406,13 +423,13 @@ def _store(uid: bool) -> _Builder:
             op = op[: -len(".SILENT")]
         vals = v[i + 1] if isinstance(v[i + 1], list) else [v[i + 1]]
         if op == "FLAGS":
-            return Store(
+            return parsed(Store,
                 tag=tag, sequence_set=seq, mode=mode, silent=silent, flags=flag_list(vals),
                 unchangedsince=unchanged, uid=uid,
             )  # fmt: skip
         if op == "X-GM-LABELS":
             labels = tuple(astring(x) if type(x) is not str else x.encode() for x in vals)
-            return Store(
+            return parsed(Store,
                 tag=tag, sequence_set=seq, mode=mode, silent=silent, gm_labels=labels,
                 unchangedsince=unchanged, uid=uid,
             )  # fmt: skip
@@ -424,8 +441,8 @@ def _store(uid: bool) -> _Builder:
 def _copy_move(cls: Any, uid: bool) -> _Builder:
     def build(tag: Tag, v: list[Any], utf8: bool, depth: int) -> Command:
         _n(v, 2, cls.__name__)
-        return cls(  # type: ignore[no-any-return]
-            tag=tag, sequence_set=sequence_set(v[0]), mailbox=mailbox(v[1], utf8), uid=uid
+        return parsed(  # type: ignore[no-any-return]
+            cls, tag=tag, sequence_set=sequence_set(v[0]), mailbox=mailbox(v[1], utf8), uid=uid
         )
 
     return build
@@ -435,7 +452,8 @@ def _sort(uid: bool) -> _Builder:
     def build(tag: Tag, v: list[Any], utf8: bool, depth: int) -> Command:
         if len(v) < 3 or not isinstance(v[0], list) or not v[0]:
             raise err("SORT arguments")
-        return SortCommand(
+        return parsed(
+            SortCommand,
             tag=tag,
             criteria=tuple(word(x).upper() for x in v[0]),
             charset=astring(v[1], "charset"),
@@ -450,7 +468,8 @@ def _thread(uid: bool) -> _Builder:
     def build(tag: Tag, v: list[Any], utf8: bool, depth: int) -> Command:
         if len(v) < 3:
             raise err("THREAD arguments")
-        return ThreadCommand(
+        return parsed(
+            ThreadCommand,
             tag=tag,
             algorithm=word(v[0]).upper(),
             charset=astring(v[1], "charset"),
@@ -463,7 +482,7 @@ def _thread(uid: bool) -> _Builder:
 
 def _getquota(tag: Tag, v: list[Any], utf8: bool, depth: int) -> Command:
     _n(v, 1, "GETQUOTA")
-    return GetQuota(tag=tag, root=astring(v[0]))
+    return parsed(GetQuota, tag=tag, root=astring(v[0]))
 
 
 def _setquota(tag: Tag, v: list[Any], utf8: bool, depth: int) -> Command:
@@ -471,7 +490,8 @@ def _setquota(tag: Tag, v: list[Any], utf8: bool, depth: int) -> Command:
     lim = v[1]
     if not isinstance(lim, list) or len(lim) % 2:
         raise err("SETQUOTA limits")
-    return SetQuota(
+    return parsed(
+        SetQuota,
         tag=tag,
         root=astring(v[0]),
         limits=tuple((word(lim[k]).upper(), number(lim[k + 1])) for k in range(0, len(lim), 2)),
@@ -549,7 +569,7 @@ def parse_command(
     tag = m.group(1) if m else None
     if tag is None:
         if len(fragments) == 1 and first.upper() == b"DONE":
-            return Done()
+            return parsed(Done)
         t = RECOVER_TAG.match(first)
         raise _bad(t.group(1) if t else None, "invalid command")
     try:
@@ -574,5 +594,5 @@ def _parse(tag: Tag, m: Any, fragments: Sequence[Any], utf8: bool, max_depth: in
     if builder is None:
         if table is _UID_COMMANDS:
             raise err("UID command")
-        return GenericCommand(tag=tag, name=name, values=generic(v))
+        return parsed(GenericCommand, tag=tag, name=name, values=generic(v))
     return builder(tag, v, utf8, max_depth)

@@ -37,7 +37,7 @@ from ._responses import (
     Vanished,
 )
 from ._tokens import DEFAULT_MAX_DEPTH, tokenize
-from ._types import Tag, _make
+from ._types import Tag, _make, parsed
 from ._values import (
     astring,
     err,
@@ -148,16 +148,16 @@ def _exactly(v: list[Any], n: int, what: str) -> None:
 
 
 def _capability(v: list[Any], utf8: bool) -> Capability:
-    return Capability(capabilities=tuple(word(x, "capability") for x in v))
+    return parsed(Capability, capabilities=tuple(word(x, "capability") for x in v))
 
 
 def _enabled(v: list[Any], utf8: bool) -> Enabled:
-    return Enabled(capabilities=tuple(word(x, "capability") for x in v))
+    return parsed(Enabled, capabilities=tuple(word(x, "capability") for x in v))
 
 
 def _flags(v: list[Any], utf8: bool) -> Flags:
     _exactly(v, 1, "FLAGS response")
-    return Flags(flags=flag_list(v[0]))
+    return parsed(Flags, flags=flag_list(v[0]))
 
 
 def _list(kind: str) -> Callable[[list[Any], bool], ListResponse]:
@@ -217,12 +217,12 @@ def _ids(v: list[Any], what: str) -> tuple[tuple[int, ...], int | None]:
 
 def _search(v: list[Any], utf8: bool) -> Search:
     ids, modseq = _ids(v, "SEARCH response")
-    return Search(ids=ids, modseq=modseq)
+    return parsed(Search, ids=ids, modseq=modseq)
 
 
 def _sort(v: list[Any], utf8: bool) -> Sort:
     ids, modseq = _ids(v, "SORT response")
-    return Sort(ids=ids, modseq=modseq)
+    return parsed(Sort, ids=ids, modseq=modseq)
 
 
 def _thread(v: list[Any], utf8: bool) -> Thread:
@@ -234,7 +234,7 @@ def _thread(v: list[Any], utf8: bool) -> Thread:
     for t in v:
         if not isinstance(t, list):
             raise err("THREAD response")
-    return Thread(threads=tuple(conv(t) for t in v))
+    return parsed(Thread, threads=tuple(conv(t) for t in v))
 
 
 def _esearch(v: list[Any], utf8: bool) -> ESearch:
@@ -261,7 +261,7 @@ def _esearch(v: list[Any], utf8: bool) -> ESearch:
             items.append((name, sequence_set(val, "ESEARCH ALL")))
         else:
             items.append((name, generic(val)))
-    return ESearch(tag=tag, uid=uid, items=tuple(items))
+    return parsed(ESearch, tag=tag, uid=uid, items=tuple(items))
 
 
 def _vanished(v: list[Any], utf8: bool) -> Vanished:
@@ -274,7 +274,7 @@ def _vanished(v: list[Any], utf8: bool) -> Vanished:
         earlier = True
         v = v[1:]
     _exactly(v, 1, "VANISHED response")
-    return Vanished(uids=sequence_set(v[0], "VANISHED response"), earlier=earlier)
+    return parsed(Vanished, uids=sequence_set(v[0], "VANISHED response"), earlier=earlier)
 
 
 def _namespace_part(x: Any) -> tuple[NamespaceEntry, ...] | None:
@@ -311,11 +311,11 @@ def _namespace(v: list[Any], utf8: bool) -> Namespace:
 def _id(v: list[Any], utf8: bool) -> Id:
     _exactly(v, 1, "ID response")
     if v[0] is None:
-        return Id(params=None)
+        return parsed(Id, params=None)
     p = v[0]
     if not isinstance(p, list) or len(p) % 2:
         raise err("ID response")
-    return Id(params=tuple((string(p[k]), nstring(p[k + 1])) for k in range(0, len(p), 2)))
+    return parsed(Id, params=tuple((string(p[k]), nstring(p[k + 1])) for k in range(0, len(p), 2)))
 
 
 def _quota(v: list[Any], utf8: bool) -> Quota:
@@ -335,7 +335,7 @@ def _quota(v: list[Any], utf8: bool) -> Quota:
 def _quotaroot(v: list[Any], utf8: bool) -> QuotaRoot:
     if not v:
         raise err("QUOTAROOT response")
-    return QuotaRoot(mailbox=mailbox(v[0], utf8), roots=tuple(astring(x) for x in v[1:]))
+    return parsed(QuotaRoot, mailbox=mailbox(v[0], utf8), roots=tuple(astring(x) for x in v[1:]))
 
 
 _BUILDERS: dict[str, Callable[[list[Any], bool], Response]] = {
@@ -404,15 +404,15 @@ def _parse(fragments: Sequence[Any], utf8: bool, max_depth: int) -> Response:
                 return build_fetch(n, tokenize(fragments, pos, max_depth=max_depth), utf8)
             if len(fragments) == 1 and pos >= len(line.rstrip(b" ")):
                 if name == "EXISTS":
-                    return Exists(count=n)
+                    return parsed(Exists, count=n)
                 if name == "EXPUNGE":
                     if n == 0:
                         raise err("EXPUNGE response")
-                    return Expunge(seq=n)
+                    return parsed(Expunge, seq=n)
                 if name == "RECENT":
-                    return Recent(count=n)
+                    return parsed(Recent, count=n)
             values = tokenize(fragments, pos, max_depth=max_depth)
-            return GenericResponse(name=name, number=n, values=generic(values))
+            return parsed(GenericResponse, name=name, number=n, values=generic(values))
         if name in _UNTAGGED_STATUS:
             if len(fragments) != 1:
                 raise err("status response")
@@ -420,7 +420,7 @@ def _parse(fragments: Sequence[Any], utf8: bool, max_depth: int) -> Response:
         values = tokenize(fragments, pos, max_depth=max_depth)
         builder = _BUILDERS.get(name)
         if builder is None:
-            return GenericResponse(name=name, values=generic(values))
+            return parsed(GenericResponse, name=name, values=generic(values))
         return builder(values, utf8)
     status = m.group(6).decode("ascii").upper()
     if status not in _TAGGED_STATUS or len(fragments) != 1:

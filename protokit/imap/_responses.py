@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as _dt
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from ..errors import LocalProtocolError
 from ._body import BodyStructure, Envelope
@@ -50,6 +50,24 @@ __all__ = [
 ]
 
 
+_C = TypeVar("_C")
+
+
+def _checked(cls: type[_C]) -> type[_C]:
+    """Give a command or response a ``__post_init__`` that validates it by
+    writing it (without producing bytes): a value a user builds is valid by
+    construction.  The parser builds values through ``parsed()``, which
+    skips this."""
+
+    def __post_init__(self: object) -> None:
+        from ._write_response import check_response
+
+        check_response(self)  # type: ignore[arg-type]
+
+    cls.__post_init__ = __post_init__  # type: ignore[attr-defined]
+    return cls
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ResponseCode:
     """resp-text-code.  ``value`` by ``name``:
@@ -70,6 +88,7 @@ class ResponseCode:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+@_checked
 class Status:
     """A status response: tagged (``tag`` set) OK/NO/BAD, or untagged
     OK/NO/BAD/PREAUTH/BYE."""
@@ -81,6 +100,7 @@ class Status:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+@_checked
 class ContinuationRequest:
     """``+ text`` (or ``+ base64`` during AUTHENTICATE): ``data`` is what
     follows "+ " (empty for the bare "+" some servers send)."""
@@ -89,16 +109,19 @@ class ContinuationRequest:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+@_checked
 class Capability:
     capabilities: tuple[str, ...]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+@_checked
 class Enabled:
     capabilities: tuple[str, ...]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+@_checked
 class ListResponse:
     """LIST or LSUB (``kind``): mbx-list-flags, delimiter (None for NIL),
     name, and LIST-EXTENDED's mbox-list-extended items as
@@ -112,6 +135,7 @@ class ListResponse:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+@_checked
 class StatusResponse:
     """``* STATUS mailbox (MESSAGES 3 UIDNEXT 4 ...)``"""
 
@@ -120,6 +144,7 @@ class StatusResponse:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+@_checked
 class Search:
     """``* SEARCH 2 3 6`` with CONDSTORE's optional ``(MODSEQ n)``."""
 
@@ -128,12 +153,14 @@ class Search:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+@_checked
 class Sort:
     ids: tuple[int, ...]
     modseq: int | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+@_checked
 class Thread:
     """RFC 5256 THREAD: each thread a tuple of ints and nested tuples."""
 
@@ -141,6 +168,7 @@ class Thread:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+@_checked
 class ESearch:
     """RFC 4731/9051 ESEARCH: ``(TAG "a1") UID MIN 1 ALL 1:3`` as ``tag``,
     ``uid`` and ``items``: MIN/MAX/COUNT/MODSEQ ``int``, ALL ``SequenceSet``,
@@ -152,26 +180,31 @@ class ESearch:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+@_checked
 class Flags:
     flags: tuple[Flag, ...]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+@_checked
 class Exists:
     count: int
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+@_checked
 class Recent:
     count: int
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+@_checked
 class Expunge:
     seq: int
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+@_checked
 class Vanished:
     """QRESYNC ``* VANISHED [(EARLIER)] uid-set``"""
 
@@ -226,6 +259,7 @@ class BodySection:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+@_checked
 class Fetch:
     """``* n FETCH (...)``: the items sent, ``None`` for those not sent.
 
@@ -262,6 +296,7 @@ class NamespaceEntry:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+@_checked
 class Namespace:
     personal: tuple[NamespaceEntry, ...] | None = None
     other: tuple[NamespaceEntry, ...] | None = None
@@ -269,6 +304,7 @@ class Namespace:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+@_checked
 class Id:
     """RFC 2971: field/value pairs, or ``None`` for NIL."""
 
@@ -283,18 +319,21 @@ class QuotaResource:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+@_checked
 class Quota:
     root: bytes
     resources: tuple[QuotaResource, ...]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+@_checked
 class QuotaRoot:
     mailbox: Mailbox
     roots: tuple[bytes, ...]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+@_checked
 class GenericResponse:
     """An untagged response this parser does not know: ``* [number] NAME
     values``, the values as generic values (str word, bytes string, None,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as _dt
 from dataclasses import dataclass
-from typing import ClassVar, Final, TypeVar
+from typing import Any, ClassVar, Final, TypeVar
 
 from ..errors import LocalProtocolError
 from ._grammar import ATOM, DATE, DATE_TIME, FLAG, SEQUENCE_SET, TAG
@@ -31,6 +31,22 @@ __all__ = [
 ]
 
 _S = TypeVar("_S", bound=str)
+
+
+_T = TypeVar("_T")
+
+
+def parsed(cls: type[_T], **fields: Any) -> _T:
+    """Build a dataclass value without validation: the parser's path, for
+    values whose every field it has already checked."""
+    obj = object.__new__(cls)
+    set_ = object.__setattr__
+    for name, value in fields.items():
+        set_(obj, name, value)
+    for name, f in cls.__dataclass_fields__.items():  # type: ignore[attr-defined]
+        if name not in fields:
+            set_(obj, name, f.default)
+    return obj
 
 
 def _make(cls: type[_S], text: str) -> _S:

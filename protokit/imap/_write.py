@@ -83,7 +83,7 @@ class Writer:
     """Accumulates one message.  ``server``: literals are written inline
     (responses); otherwise each literal splits the message into pieces."""
 
-    __slots__ = ("literal_minus", "literal_plus", "parts", "pieces", "server", "utf8")
+    __slots__ = ("check", "literal_minus", "literal_plus", "parts", "pieces", "server", "utf8")
 
     def __init__(
         self,
@@ -97,6 +97,9 @@ class Writer:
         self.literal_plus = literal_plus
         self.literal_minus = literal_minus
         self.utf8 = utf8
+        # check-only: validate a value without producing its bytes (a
+        # streamed literal's stand-in is accepted where a literal goes)
+        self.check = False
         self.parts: list[bytes] = []
         self.pieces: list[Piece] = []
 

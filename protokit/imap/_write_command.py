@@ -62,7 +62,7 @@ from ._types import Flag, Mailbox, SequenceSet, Tag, format_datetime
 from ._values import section_bytes
 from ._write import Piece, Writer
 
-__all__ = ["write_command"]
+__all__ = ["check_command", "write_command"]
 
 _NO_ARGS: dict[type, bytes] = {
     CapabilityCommand: b"CAPABILITY",
@@ -358,9 +358,21 @@ def write_command(
     LITERAL- only up to 4096 octets); ``utf8``: UTF8=ACCEPT is enabled or
     IMAP4rev2 is in use (mailbox names and quoted strings in UTF-8)."""
     w = Writer(server=False, literal_plus=literal_plus, literal_minus=literal_minus, utf8=utf8)
+    _write(w, cmd)
+    return w.finish_pieces()
+
+
+def check_command(cmd: Command) -> None:
+    """Raise LocalProtocolError unless ``cmd`` can be written validly (what a
+    user-built command's constructor runs)."""
+    w = Writer(server=False)
+    w.check = True
+    _write(w, cmd)
+
+
+def _write(w: Writer, cmd: Command) -> None:
     if isinstance(cmd, Done):
         w.raw(b"DONE")
-        return w.finish_pieces()
+        return
     w.raw(Tag(cmd.tag).encode("ascii") + b" ")
     _body(w, cmd)
-    return w.finish_pieces()

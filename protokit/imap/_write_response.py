@@ -36,7 +36,7 @@ from ._responses import (
 from ._types import Flag, Mailbox, SequenceSet, Tag
 from ._write import Adjacent, Writer
 
-__all__ = ["write_response", "write_response_code"]
+__all__ = ["check_response", "write_response", "write_response_code"]
 
 _TAGGED = ("OK", "NO", "BAD")
 _UNTAGGED = ("OK", "NO", "BAD", "PREAUTH", "BYE")
@@ -291,10 +291,23 @@ def _namespace_part(w: Writer, part: tuple[NamespaceEntry, ...] | None) -> None:
     w.raw(b")")
 
 
+def check_response(response: Response) -> None:
+    """Raise LocalProtocolError unless ``response`` can be written validly
+    (what a user-built response's constructor runs)."""
+    w = Writer(server=True)
+    w.check = True
+    _write(w, response)
+
+
 def write_response(response: Response, *, utf8: bool = False) -> bytes:
     """The bytes of one response, CRLF included; raises LocalProtocolError
     for a value that cannot be written validly."""
     w = Writer(server=True, utf8=utf8)
+    _write(w, response)
+    return w.finish_bytes()
+
+
+def _write(w: Writer, response: Response) -> None:
     if isinstance(response, Status):
         _status(w, response)
     elif isinstance(response, ContinuationRequest):
@@ -304,4 +317,3 @@ def write_response(response: Response, *, utf8: bool = False) -> bytes:
         w.text(response.data.decode("utf-8", "surrogateescape"))
     else:
         _body(w, response)
-    return w.finish_bytes()

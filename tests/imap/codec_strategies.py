@@ -275,35 +275,35 @@ def fetches(draw: Any) -> Fetch:
     body_sections = st.builds(
         BodySection, section=sections(), origin=st.none() | nums, data=nstrings
     )
-    f = Fetch(
-        seq=draw(nz),
-        uid=opt(nz),
-        flags=opt(st.lists(flags, max_size=3).map(tuple)),
-        internaldate=opt(datetimes),
-        rfc822_size=opt(nums),
-        envelope=opt(envelopes),
-        bodystructure=opt(bodies(True)),
-        body=opt(bodies(False)),
-        sections=tuple(draw(st.lists(body_sections | binary_sections, max_size=2))),
-        rfc822=opt(strings),
-        rfc822_header=opt(strings),
-        rfc822_text=opt(strings),
-        binary_sizes=tuple(
+    fields = {
+        "seq": draw(nz),
+        "uid": opt(nz),
+        "flags": opt(st.lists(flags, max_size=3).map(tuple)),
+        "internaldate": opt(datetimes),
+        "rfc822_size": opt(nums),
+        "envelope": opt(envelopes),
+        "bodystructure": opt(bodies(True)),
+        "body": opt(bodies(False)),
+        "sections": tuple(draw(st.lists(body_sections | binary_sections, max_size=2))),
+        "rfc822": opt(strings),
+        "rfc822_header": opt(strings),
+        "rfc822_text": opt(strings),
+        "binary_sizes": tuple(
             draw(
                 st.lists(
                     st.tuples(st.lists(st.integers(1, 9), max_size=2).map(tuple), nums), max_size=2
                 )
             )
         ),
-        modseq=opt(big),
-        gm_msgid=opt(big),
-        gm_thrid=opt(big),
-        gm_labels=opt(st.lists(strings, max_size=3).map(tuple)),
-        other=tuple(draw(st.lists(st.tuples(fetch_names, generic_values), max_size=2))),
-    )
-    if f == Fetch(seq=f.seq):
-        f = Fetch(seq=f.seq, uid=1)
-    return f
+        "modseq": opt(big),
+        "gm_msgid": opt(big),
+        "gm_thrid": opt(big),
+        "gm_labels": opt(st.lists(strings, max_size=3).map(tuple)),
+        "other": tuple(draw(st.lists(st.tuples(fetch_names, generic_values), max_size=2))),
+    }
+    if all(v is None or v == () for k, v in fields.items() if k != "seq"):
+        fields["uid"] = 1  # a FETCH response has at least one item
+    return Fetch(**fields)
 
 
 codes = st.one_of(

@@ -326,3 +326,18 @@ def test_expunge_forms() -> None:
     assert command_bytes(ExpungeCommand(tag=T, uids=SequenceSet.of((3, 5)))) == (
         b"a1 UID EXPUNGE 3:5\r\n"
     )
+
+
+def test_valid_by_construction_but_the_parser_skips_the_check() -> None:
+    with pytest.raises(LocalProtocolError):
+        Noop(tag="a b")  # type: ignore[arg-type]
+    with pytest.raises(LocalProtocolError):
+        Login(tag=T, username=b"a\x00", password=Secret(b"p"))
+    with pytest.raises(LocalProtocolError):
+        FetchCommand(tag=T, sequence_set=SequenceSet.of(1), items=())
+    # LENIENT: "a1 OK" with no text parses; a user cannot build it
+    from protokit.imap import Status, parse_response
+
+    assert parse_response(msg(b"a1 OK")) == parse_response(msg(b"a1 OK "))
+    with pytest.raises(LocalProtocolError):
+        Status(tag="a1", status="OK", text="")  # type: ignore[arg-type]

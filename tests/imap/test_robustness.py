@@ -153,12 +153,14 @@ EVIL = st.lists(
 @settings(max_examples=300)
 @given(EVIL, st.booleans(), st.booleans())
 def test_writers_fuzzed_with_line_breaks_and_nul(evil: bytes, plus: bool, utf8: bool) -> None:
-    for cmd in (
-        Login(tag="a1", username=evil, password=Secret(evil)),
-        SearchCommand(tag="a1", keys=(SearchKey(name="TEXT", value=evil),)),
-        IdCommand(tag="a1", params=((evil, evil),)),
-    ):
+    builders = (
+        lambda: Login(tag="a1", username=evil, password=Secret(evil)),
+        lambda: SearchCommand(tag="a1", keys=(SearchKey(name="TEXT", value=evil),)),
+        lambda: IdCommand(tag="a1", params=((evil, evil),)),
+    )
+    for build in builders:
         try:
+            cmd = build()  # valid by construction: NUL is refused here
             pieces = write_command(cmd, literal_plus=plus, utf8=utf8)
         except LocalProtocolError:
             assert b"\x00" in evil
