@@ -261,6 +261,15 @@ def _stop_pidfile(pidfile: Path) -> None:
     _stop_pid(pid)
 
 
+def _gone_or_zombie(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True
+    # "pid (comm) state ...": comm may hold spaces, the state follows ")".
+    return stat.rpartition(")")[2].split()[0] == "Z"
+
+
 def _stop_pid(pid: int) -> None:
     try:
         os.kill(pid, signal.SIGTERM)
@@ -271,10 +280,9 @@ def _stop_pid(pid: int) -> None:
         try:
             done, _ = os.waitpid(pid, os.WNOHANG)
         except ChildProcessError:
+            # Not our child (a daemon): gone, or a zombie nobody reaps here.
             done = 0
-            try:
-                os.kill(pid, 0)
-            except ProcessLookupError:
+            if _gone_or_zombie(pid):
                 return
         if done:
             return
