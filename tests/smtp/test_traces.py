@@ -235,7 +235,7 @@ class ClientDriver:
 def test_client_replay(path: Path, bytewise: bool) -> None:
     trace = load(path)
     if trace.header.get("client") == "skip":
-        pytest.skip("the client never writes this session (source route)")
+        pytest.skip(f"our client does not write {path.stem} (the file says why)")
     driver = ClientDriver(trace)
     written = bytearray()
     expected = bytearray()
