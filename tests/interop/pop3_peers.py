@@ -83,7 +83,7 @@ async def our_pop3_server(
     cafile = directory / "ca.pem"
     ca.cert_pem.write_to_path(str(cafile))
     server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    ca.issue_cert("localhost", "127.0.0.1").configure_cert(server_ctx)
+    ca.issue_cert("localhost", "127.0.0.1", common_name="localhost").configure_cert(server_ctx)
     listeners = [
         Listener(name="plain", ssl_context=server_ctx),
         Listener(name="implicit", tls=TLSMode.IMPLICIT, ssl_context=server_ctx),
@@ -119,16 +119,17 @@ def fetchmailrc(
     polls 127.0.0.1 with POP3: ``mode`` "plain", "stls" or "ssl"."""
     tls = {
         "plain": "sslproto ''",
-        "stls": f"sslproto TLS1.2+ sslcertck sslcertfile {cafile}",
-        "ssl": f"ssl sslcertck sslcertfile {cafile}",
+        "stls": f"sslproto TLS1.2+ sslcertck sslcertfile {cafile} sslcommonname localhost",
+        "ssl": f"ssl sslcertck sslcertfile {cafile} sslcommonname localhost",
     }[mode]
     path.write_text(
         "set no bouncemail\n"
         "set no syslog\n"
+        "set invisible\n"
         f"poll 127.0.0.1 service {port} protocol POP3 uidl auth password timeout 20\n"
         f'  user "{user}" there with password "{password}" is "root" here\n'
         f"  {tls}\n"
-        f"  {'keep' if keep else 'no keep'} fetchall\n"
+        f"  {'keep' if keep else 'no keep'} fetchall no stripcr\n"
         f'  mda "{mda}"\n'
     )
     path.chmod(0o600)
