@@ -80,10 +80,17 @@ class ServerBase:
         return BadCommand(reply=reply, reason=reason or reply.lines[0])
 
     def _fatal(self, message: str, text: str) -> NoReturn:
-        """A violation that ends the session: raise with the 421 to send."""
+        """A violation that ends the session: queue the 421, then raise with it.
+
+        As in every protokit server connection, the closing reply is already
+        in ``data_to_send()``; ``.reply`` repeats it for the record.  A binding
+        flushes, then closes.
+        """
         self.state = State.ERROR
         closing = r(421, "4.7.0", f"{self.config.hostname} {text}, closing connection")
-        raise RemoteProtocolError(message, reply=closing.to_bytes(enhanced=self._esc))
+        wire = closing.to_bytes(enhanced=self._esc)
+        self._out.append(wire)
+        raise RemoteProtocolError(message, reply=wire)
 
     def _ask(self, ev: Event, count: int = 1) -> Event:
         self._question = ev
