@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from ..sasl._base import ServerMechanism
+from ..sasl._registry import SERVER_MECHANISMS
 from . import _grammar as g
 
 __all__ = ["DEFAULT_CAPABILITIES", "MechanismFactory", "ServerConfig", "default_timestamp"]
@@ -31,6 +32,11 @@ DEFAULT_CAPABILITIES: Final = frozenset(
         "AUTH-RESP-CODE",
     }
 )
+
+#: Every mechanism whose class is flagged ``plaintext`` (as SMTP's server uses).
+PLAINTEXT_MECHANISMS: Final = frozenset(
+    name for name, cls in SERVER_MECHANISMS.items() if cls.plaintext
+) | {"PLAIN", "LOGIN"}
 
 MechanismFactory = Callable[[str, "bytes | None"], "ServerMechanism | None"]
 
@@ -69,9 +75,10 @@ class ServerConfig:
     apop_timestamp: Callable[[], str] | None = None
     #: SASL mechanisms offered, in CAPA order.
     sasl_mechanisms: tuple[str, ...] = ("PLAIN",)
-    #: Mechanisms that reveal a reusable secret: only under TLS unless
-    #: ``allow_plaintext_auth``.
-    plaintext_mechanisms: frozenset[str] = frozenset({"PLAIN", "LOGIN"})
+    #: Mechanisms that reveal a reusable secret (passwords, and the bearer
+    #: tokens of XOAUTH2 and OAUTHBEARER, which RFC 7628 puts under TLS):
+    #: only under TLS unless ``allow_plaintext_auth``.
+    plaintext_mechanisms: frozenset[str] = PLAINTEXT_MECHANISMS
     #: Creates the server mechanism for a name and channel binding data;
     #: default ``protokit.sasl.create_server``.
     mechanism_factory: MechanismFactory | None = None

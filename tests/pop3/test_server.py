@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -678,6 +679,18 @@ def test_auth_refusals() -> None:
         exchange(s, b"AUTH X-UNKNOWN\r\n")[1] == b"-ERR unsupported authentication mechanism\r\n"
     )
     assert exchange(s, b"AUTH PLAIN ===\r\n")[1] == b"-ERR invalid base64 in initial response\r\n"
+
+
+def test_bearer_token_mechanisms_are_offered_only_under_tls() -> None:
+    # RFC 7628 section 3: a bearer token is a reusable secret, like a password.
+    config = ServerConfig(sasl_mechanisms=("XOAUTH2", "OAUTHBEARER", "SCRAM-SHA-256"))
+    s = server(config)
+    assert exchange(s, b"AUTH\r\n")[1] == b"+OK methods supported\r\nSCRAM-SHA-256\r\n.\r\n"
+    assert exchange(s, b"AUTH XOAUTH2\r\n")[1] == b"-ERR unsupported authentication mechanism\r\n"
+    s = server(replace(config, tls_active=True))
+    assert exchange(s, b"AUTH\r\n")[1] == (
+        b"+OK methods supported\r\nXOAUTH2\r\nOAUTHBEARER\r\nSCRAM-SHA-256\r\n.\r\n"
+    )
 
 
 def test_auth_continuation_line_limit() -> None:
