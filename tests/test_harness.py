@@ -15,7 +15,7 @@ def test_rounds_interleave_subject_and_baseline() -> None:
     assert len(res.subject_times) == len(res.baseline_times) == 4
     assert res.speedup == res.baseline_median / res.subject_median  # type: ignore[operator]
     text = out.getvalue()
-    assert text.startswith("== t  (4 rounds, medians)\n-- x\n")
+    assert text.startswith("== t  [wall clock]  (4 rounds, medians)\n-- x\n")
     assert "MB/s" in text and "items/s" in text
     assert "ratio: protokit is " in text
 
@@ -29,9 +29,13 @@ def test_case_without_baseline_has_no_ratio() -> None:
 
 def test_options() -> None:
     a = parse_args(["--quick"])
-    assert (a.quick, a.rounds, a.seed) == (True, 1, 1)
-    b = parse_args(["--rounds", "3", "--seed", "7"])
-    assert (b.quick, b.rounds, b.seed) == (False, 3, 7)
+    assert (a.quick, a.rounds, a.seed, a.clock) == (True, 1, 1, "wall")
+    b = parse_args(["--rounds", "3", "--seed", "7", "--clock", "cpu"])
+    assert (b.quick, b.rounds, b.seed, b.clock) == (False, 3, 7, "cpu")
+    out = io.StringIO()
+    run_cases("c", [Case("y", lambda: sum(range(1000)))], rounds=1, out=out)
+    assert "[cpu clock]" in out.getvalue()
+    parse_args([])  # back to the default for other tests
 
 
 def test_corpus_is_seeded_and_well_formed() -> None:
