@@ -100,6 +100,13 @@ class ClientConnection:
             f" tls={self.tls_active}>"
         )
 
+    @property
+    def pending_plaintext(self) -> bytes:
+        """Bytes received but not yet read as replies.  After a positive
+        :class:`StartTLSReply` a binding checks this is empty before the
+        handshake (a reply injected behind the 220 must never be read)."""
+        return bytes(self._buf.raw)
+
     # -- the sans-IO contract -------------------------------------------------------
 
     def receive_data(self, data: bytes) -> None:

@@ -99,6 +99,13 @@ class ServerConnection(AuthMixin, MessageMixin):
         return out
 
     @property
+    def pending_plaintext(self) -> bytes:
+        """Bytes received but not yet read as commands.  After a
+        :class:`StartTLS` event a binding checks this is empty before the
+        handshake (CVE-2011-0411: plaintext must never be read after it)."""
+        return bytes(self._buf.raw)
+
+    @property
     def pending(self) -> str | None:
         """The name of the event waiting for an answer, if any."""
         return None if self._pending is None else type(self._pending).__name__

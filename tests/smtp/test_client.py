@@ -465,6 +465,18 @@ def test_starttls_then_capabilities_are_read_again() -> None:
         c.starttls()
 
 
+def test_pending_plaintext_after_the_starttls_reply() -> None:
+    c = ready()
+    c.starttls()
+    c.data_to_send()
+    assert [type(e) for e in events(c, b"220 2.0.0 go\r\n")] == [StartTLSReply]
+    assert c.pending_plaintext == b""
+    c.receive_data(b"250 injected\r\n")
+    assert c.pending_plaintext == b"250 injected\r\n"
+    with pytest.raises(RemoteProtocolError):
+        c.start_tls_done()
+
+
 def test_starttls_needs_the_capability() -> None:
     c = ready(b"250-mx\r\n250 PIPELINING\r\n")
     with pytest.raises(LocalProtocolError):

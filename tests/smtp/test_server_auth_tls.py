@@ -302,3 +302,14 @@ def test_bdat_before_tls_is_refused_and_drained() -> None:
     conn = ehlo_server(starttls=True, require_tls=True)
     run = run_server([b"BDAT 6 LAST\r\nHELP\r\nNOOP\r\n"], conn)
     assert run.output == b"530 5.7.0 Must issue a STARTTLS command first\r\n250 2.0.0 OK\r\n"
+
+
+def test_pending_plaintext_shows_what_a_binding_must_refuse_before_tls() -> None:
+    conn = ehlo_server(starttls=True)
+    run = run_server([b"STARTTLS\r\n"], conn)
+    assert run.events == [StartTLS()]
+    assert conn.pending_plaintext == b""
+    conn.receive_data(b"NOOP\r\n")  # arrived after the event, before the handshake
+    assert conn.pending_plaintext == b"NOOP\r\n"
+    with pytest.raises(RemoteProtocolError):
+        conn.start_tls_done()
