@@ -310,6 +310,33 @@ class Framer:
         of stream, that message was cut short."""
         return bool(self._fragments or self._line or self._state != _LINE or self._poisoned)
 
+    @property
+    def first_line(self) -> bytes:
+        """The first line of the message being framed (``b""`` between
+        messages): lets a server tell which command a literal belongs to
+        before the message is complete.  The head only, for an over-long line."""
+        return self._first
+
+    def unread(self) -> bytes:
+        """The bytes fed but not yet framed (a partial line included).
+
+        A connection checks this at a hand-off (STARTTLS: bytes already
+        received past the OK are an injection; COMPRESS: they are the first
+        compressed bytes and must be decompressed before they are framed).
+        """
+        rest = [bytes(self._line), self._data[self._pos :]]
+        rest.extend(self._queue)
+        return b"".join(rest)
+
+    def take_unread(self) -> bytes:
+        """Return :meth:`unread` and forget those bytes."""
+        rest = self.unread()
+        self._line.clear()
+        self._data = b""
+        self._pos = 0
+        self._queue.clear()
+        return rest
+
     def _advance(self) -> bool:
         """Move to the next fed chunk; return whether there was one."""
         if self._queue:

@@ -748,3 +748,26 @@ def test_events_built_on_the_hot_path_are_ordinary_events() -> None:
                 setattr(got, field.name, None)
     assert isinstance(message, Message)
     assert hash(message.fragments[1]) == hash(StreamedLiteral(3, True))
+
+
+def test_unread_and_first_line_for_connection_hand_offs() -> None:
+    # STARTTLS/COMPRESS hand-offs: what was fed past the last framed message
+    f = Framer(server=False)
+    for chunk in (b"a1 OK begin\r\n* CAP", b"ABILITY x\r\n", b"partial"):
+        f.feed(chunk)
+    ev = f.next_event()
+    assert isinstance(ev, Message) and ev.fragments == (b"a1 OK begin",)
+    assert f.unread() == b"* CAPABILITY x\r\npartial"
+    assert f.take_unread() == b"* CAPABILITY x\r\npartial"
+    assert f.unread() == b"" and f.next_event() is NEED_DATA
+    # a partial line already carried counts too
+    f.feed(b"* OK hel")
+    assert f.next_event() is NEED_DATA
+    assert f.unread() == b"* OK hel"
+    assert f.take_unread() == b"* OK hel" and not f.mid_message
+    # a server learns which command announced a literal
+    s = Framer(server=True)
+    s.feed(b"a2 APPEND INBOX {3}\r\n")
+    ev2 = s.next_event()
+    assert isinstance(ev2, LiteralAnnounced)
+    assert s.first_line == b"a2 APPEND INBOX {3}"
