@@ -122,13 +122,14 @@ class _InMemoryMaildrop:
         self._backend = backend
         self._user = user
         self._snapshot = list(backend._boxes[user])
+        self._by_uid = {m.uid: m.data for m in self._snapshot}
         self._open = True
 
     def listing(self) -> Sequence[MaildropEntry]:
         return [MaildropEntry(size=len(m.data), uid=m.uid) for m in self._snapshot]
 
     async def message(self, uid: str) -> AsyncIterator[bytes]:
-        data = next(m.data for m in self._snapshot if m.uid == uid)
+        data = self._by_uid[uid]
         size = self._backend.chunk_size
         for i in range(0, len(data), size):
             yield data[i : i + size]

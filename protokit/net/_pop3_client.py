@@ -536,10 +536,13 @@ class POP3Client:
                     break
                 else:
                     raise self._unexpected(ev)
-            if sent < len(todo):
-                self._conn.retr(todo[sent])
-                sent += 1
-                self._queued()
+            # Refill the window by halves: one write carries many commands.
+            if sent < len(todo) and self._unread <= PIPELINE_WINDOW // 2:
+                more = min(len(todo) - sent, PIPELINE_WINDOW - self._unread)
+                for n in todo[sent : sent + more]:
+                    self._conn.retr(n)
+                sent += more
+                self._queued(more)
             yield number, b"".join(parts)
 
     async def dele(self, msg: int) -> str:

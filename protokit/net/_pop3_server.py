@@ -56,6 +56,8 @@ log = logging.getLogger("protokit.net.pop3")
 OVERLOAD_REPLY: Final = b"-ERR [SYS/TEMP] too many connections, try again later\r\n"
 SHUTDOWN_REPLY: Final = b"-ERR [SYS/TEMP] server shutting down\r\n"
 AUTOLOGOUT_REPLY: Final = b"-ERR autologout: no command within the time limit\r\n"
+#: Message bytes queued before they are written (a bound on what is held).
+FLUSH_SIZE: Final = 64 * 1024
 #: How long an UPDATE may take to apply the deletions, even during shutdown.
 UPDATE_TIMEOUT: Final = 60.0
 
@@ -232,13 +234,19 @@ class _Session:
         assert self.maildrop is not None
         chunks = self.maildrop.message(ev.uid)
         started = False
+        pending = 0
         try:
             async for chunk in chunks:
                 if not conn.message_wanted:
                     break
                 conn.send_message_data(chunk)
                 started = True
-                await self.pump.flush()
+                pending += len(chunk)
+                # Write in big pieces; the rest goes out with the next reply
+                # (pipelined RETRs share a write) or before the next read.
+                if pending >= FLUSH_SIZE:
+                    pending = 0
+                    await self.pump.flush()
         except (TransportError, anyio.get_cancelled_exc_class()):
             raise
         except Exception:
