@@ -14,6 +14,19 @@ from ._errors import TLSError as TLSError
 from ._errors import TransportError as TransportError
 from ._errors import WriteError as WriteError
 from ._errors import map_exceptions as map_exceptions
+from ._pop3_backend import InMemoryPOP3Backend as InMemoryPOP3Backend
+from ._pop3_backend import Maildrop as Maildrop
+from ._pop3_backend import MaildropInUse as MaildropInUse
+from ._pop3_backend import MaildropUnavailable as MaildropUnavailable
+from ._pop3_backend import POP3Backend as POP3Backend
+from ._pop3_client import MessageStream as MessageStream
+from ._pop3_client import POP3AuthenticationError as POP3AuthenticationError
+from ._pop3_client import POP3Client as POP3Client
+from ._pop3_client import POP3Error as POP3Error
+from ._pop3_client import connect_pop3 as connect_pop3
+from ._pop3_client import open_pop3 as open_pop3
+from ._pop3_client import wrap_pop3_stream as wrap_pop3_stream
+from ._pop3_server import serve_pop3 as serve_pop3
 from ._proxy_protocol import ProxyHeader as ProxyHeader
 from ._proxy_protocol import ProxyProtocolError as ProxyProtocolError
 from ._proxy_protocol import build_v1 as build_v1
@@ -40,8 +53,17 @@ __all__ = [
     "ConnectionClosed",
     "ConnectionInfo",
     "Handler",
+    "InMemoryPOP3Backend",
     "Listener",
+    "Maildrop",
+    "MaildropInUse",
+    "MaildropUnavailable",
+    "MessageStream",
     "OperationTimeout",
+    "POP3AuthenticationError",
+    "POP3Backend",
+    "POP3Client",
+    "POP3Error",
     "PrefixedStream",
     "ProxyHeader",
     "ProxyProtocolError",
@@ -58,10 +80,14 @@ __all__ = [
     "build_v1",
     "build_v2",
     "client_ssl_context",
+    "connect_pop3",
     "greeting_timeout",
     "map_exceptions",
+    "open_pop3",
     "open_stream",
     "parse_proxy_header",
     "serve_listeners",
+    "serve_pop3",
     "server_ssl_context",
+    "wrap_pop3_stream",
 ]
