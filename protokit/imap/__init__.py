@@ -13,6 +13,7 @@ from ._body import Disposition as Disposition
 from ._body import Envelope as Envelope
 from ._body import MultiPart as MultiPart
 from ._body import SinglePart as SinglePart
+from ._client import ClientConnection as ClientConnection
 from ._commands import Append as Append
 from ._commands import AppendMessage as AppendMessage
 from ._commands import Authenticate as Authenticate
@@ -55,6 +56,29 @@ from ._commands import Subscribe as Subscribe
 from ._commands import ThreadCommand as ThreadCommand
 from ._commands import Unselect as Unselect
 from ._commands import Unsubscribe as Unsubscribe
+from ._events import AuthenticationFailed as AuthenticationFailed
+from ._events import BodyChunk as BodyChunk
+from ._events import BodyEnd as BodyEnd
+from ._events import BodyStart as BodyStart
+from ._events import ClientEvent as ClientEvent
+from ._events import CommandError as CommandError
+from ._events import CommandHandle as CommandHandle
+from ._events import CommandReceived as CommandReceived
+from ._events import Completed as Completed
+from ._events import CompressionStarted as CompressionStarted
+from ._events import CompressRequested as CompressRequested
+from ._events import ConnectionClosed as ConnectionClosed
+from ._events import Continued as Continued
+from ._events import Greeting as Greeting
+from ._events import IdleDone as IdleDone
+from ._events import IdleStarted as IdleStarted
+from ._events import SaslAuthenticated as SaslAuthenticated
+from ._events import SaslRequest as SaslRequest
+from ._events import ServerEvent as ServerEvent
+from ._events import StartTLSRequested as StartTLSRequested
+from ._events import TLSUpgradeReady as TLSUpgradeReady
+from ._events import UnexpectedContinuation as UnexpectedContinuation
+from ._events import Untagged as Untagged
 from ._framer import BadMessage as BadMessage
 from ._framer import Framer as Framer
 from ._framer import FramerEvent as FramerEvent
@@ -99,6 +123,9 @@ from ._responses import StatusResponse as StatusResponse
 from ._responses import Thread as Thread
 from ._responses import Vanished as Vanished
 from ._search import SearchKey as SearchKey
+from ._server import ServerConnection as ServerConnection
+from ._server_config import ServerConfig as ServerConfig
+from ._state import State as State
 from ._types import STAR as STAR
 from ._types import Atom as Atom
 from ._types import Flag as Flag
@@ -113,6 +140,12 @@ from ._write_command import write_command as write_command
 from ._write_response import write_response as write_response
 
 __all__ = [
+    "AuthenticationFailed", "BodyChunk", "BodyEnd", "BodyStart", "ClientConnection",
+    "ClientEvent", "CommandError", "CommandHandle", "CommandReceived", "Completed",
+    "CompressRequested", "CompressionStarted", "ConnectionClosed", "Continued", "Greeting",
+    "IdleDone", "IdleStarted", "SaslAuthenticated", "SaslRequest", "ServerConfig",
+    "ServerConnection", "ServerEvent", "StartTLSRequested", "State", "TLSUpgradeReady",
+    "UnexpectedContinuation", "Untagged",
     "BadMessage", "Framer", "FramerEvent", "LiteralAnnounced", "LiteralChunk", "LiteralEnd",
     "LiteralStart", "LiteralTooLargeError", "MalformedLiteralError", "Message",
     "MessageTooLargeError", "StreamedLiteral",

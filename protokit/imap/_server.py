@@ -5,7 +5,7 @@ application answers with untagged responses (:meth:`ServerConnection.send`)
 and completes each with :meth:`ServerConnection.complete`.  Pipelined
 commands wait in the framer's buffer until then.  The connection answers
 itself what belongs to the protocol: syntax errors (BAD), commands not valid
-in the current state, CAPABILITY, LOGOUT, STARTTLS, ENABLE, COMPRESS, IDLE's
+in the current state, CAPABILITY, STARTTLS, ENABLE, COMPRESS, IDLE's
 "+" and DONE, AUTHENTICATE's exchange (the application answers the
 mechanism's requests), and "+" for each synchronizing literal within limits
 (those beyond are refused with a tagged BAD [TOOBIG] before any byte comes).
@@ -28,7 +28,6 @@ from ._commands import (
     Done,
     Enable,
     Idle,
-    Logout,
     StartTLS,
 )
 from ._events import (
@@ -116,7 +115,9 @@ class ServerConnection:
             self._session = SessionState(State.GREETING)
             self._session.fire(Transition.GREETING_OK)
             status = "OK"
-        code = ResponseCode(name="CAPABILITY", value=self.capability_list())
+        code = None
+        if self.config.greeting_capabilities:
+            code = ResponseCode(name="CAPABILITY", value=self.capability_list())
         self._write(Status(tag=None, status=status, code=code, text=self.config.greeting))
 
     def _new_framer(self) -> Framer:
@@ -344,11 +345,6 @@ class ServerConnection:
             self._write(Capability(capabilities=self.capability_list()))
             self._tagged(tag, "OK", "CAPABILITY completed")
             return None
-        if isinstance(cmd, Logout):
-            self._write(Status(tag=None, status="BYE", text="Logging out"))
-            self._tagged(tag, "OK", "LOGOUT completed")
-            self._session.fire(Transition.BYE)
-            return None
         if isinstance(cmd, StartTLS):
             return self._starttls(tag)
         if isinstance(cmd, Enable):
@@ -521,11 +517,17 @@ class ServerConnection:
         if self._is_expunge(response) and not self._expunge_allowed():
             self._deferred.append(response)
             return
-        if self.state in (State.ERROR, State.CLOSED, State.STARTING_TLS):
+        if self.state in (State.ERROR, State.CLOSED, State.STARTING_TLS) or (
+            self.state is State.LOGOUT and self._current_name != "LOGOUT"
+        ):
             raise LocalProtocolError(f"cannot send in state {self.state.value}")
         self._write(response)
         if isinstance(response, Status) and response.status == "BYE":
             self._session.fire(Transition.BYE)
+            if self._current_name != "LOGOUT":
+                # A BYE outside LOGOUT ends the session (RFC 9051 7.1.5).
+                self._current = None
+                self._current_name = ""
 
     def push_update(self, response: Response) -> None:
         """An untagged mailbox update (EXISTS, RECENT, EXPUNGE, VANISHED,
@@ -578,6 +580,10 @@ class ServerConnection:
         if self._auth_wait:
             raise LocalProtocolError("the AUTHENTICATE exchange is still running")
         name = self._current_name
+        if name == "LOGOUT" and self.state is not State.LOGOUT:
+            # RFC 9051 6.1.3: BYE, then the tagged OK.
+            self._write(Status(tag=None, status="BYE", text="Logging out"))
+            self._session.fire(Transition.BYE)
         if status == "OK" or name in ("SELECT", "EXAMINE"):
             # Deferred expunges go before the tagged reply of a command that
             # allows them (and before a SELECT moves to another mailbox).
@@ -590,7 +596,7 @@ class ServerConnection:
         self._current_name = ""
         self._idle_tag = None
         trans = transition_for(name, status)
-        if trans is not None:
+        if trans is not None and self.state is not State.LOGOUT:
             self._session.fire(trans)
             if trans is Transition.UNSELECTED or trans is Transition.SELECT_FAILED:
                 self._deferred.clear()

@@ -55,6 +55,8 @@ class ServerConfig:
     allow_plaintext: bool = False
     preauth: bool = False
     greeting: str = "protokit IMAP server ready"
+    #: Put [CAPABILITY ...] in the greeting (saves the client a round trip).
+    greeting_capabilities: bool = True
     sasl_factory: Callable[[str, bytes | None], ServerMechanism] = default_sasl_factory
     max_line: int = SERVER_MAX_LINE
     max_literal: int = MAX_MESSAGE
