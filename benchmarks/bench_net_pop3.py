@@ -23,10 +23,7 @@ from multiprocessing.connection import Connection
 
 import anyio
 
-from protokit.net import Listener, TLSMode
-from protokit.net._pop3_backend import InMemoryPOP3Backend
-from protokit.net._pop3_client import open_pop3
-from protokit.net._pop3_server import serve_pop3
+from protokit.net import InMemoryPOP3Backend, Listener, TLSMode, open_pop3, serve_pop3
 from protokit.pop3 import ServerConfig
 
 from ._corpus import rng, text_body

@@ -16,9 +16,7 @@ from pathlib import Path
 import anyio
 import trustme
 
-from protokit.net import Listener, ServerInfo, TLSMode
-from protokit.net._pop3_backend import InMemoryPOP3Backend
-from protokit.net._pop3_server import serve_pop3
+from protokit.net import InMemoryPOP3Backend, Listener, ServerInfo, TLSMode, serve_pop3
 from protokit.pop3 import ServerConfig
 from tests.interop.peers import Dovecot
 
@@ -37,7 +35,8 @@ def deliver_maildir(d: Dovecot, user: str, messages: Sequence[bytes]) -> list[Pa
     files = []
     for data in messages:
         _counter += 1
-        name = f"{int(time.time())}.P{os.getpid()}Q{_counter}.{socket.gethostname()}"
+        # Dovecot numbers new messages in file-name order: keep names sortable.
+        name = f"{int(time.time())}.P{os.getpid()}Q{_counter:08d}.{socket.gethostname()}"
         tmp = root / "tmp" / name
         tmp.write_bytes(data)
         os.chown(tmp, MAIL_UID, MAIL_GID)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import base64
 from pathlib import Path
 
-from protokit.net._pop3_backend import InMemoryPOP3Backend
+from protokit.net import InMemoryPOP3Backend
 from protokit.pop3 import ServerConfig
 from tests.interop.clients import run_client_async
 from tests.interop.pop3_peers import OurServer, our_pop3_server

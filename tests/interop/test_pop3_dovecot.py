@@ -10,8 +10,14 @@ import tracemalloc
 
 import pytest
 
-from protokit.net import TLSMode, client_ssl_context
-from protokit.net._pop3_client import POP3AuthenticationError, POP3Client, POP3Error, open_pop3
+from protokit.net import (
+    POP3AuthenticationError,
+    POP3Client,
+    POP3Error,
+    TLSMode,
+    client_ssl_context,
+    open_pop3,
+)
 from tests.interop.oauth import make_hs256_key, make_jwt
 from tests.interop.peers import Dovecot, dovecot
 from tests.interop.pop3_peers import deliver_maildir

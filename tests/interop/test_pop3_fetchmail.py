@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from protokit.net._pop3_backend import InMemoryPOP3Backend
+from protokit.net import InMemoryPOP3Backend
 from protokit.pop3 import ServerConfig
 from tests.interop.clients import run_client_async
 from tests.interop.pop3_peers import fetchmailrc, our_pop3_server

@@ -12,7 +12,7 @@ from typing import TypeVar
 import anyio
 import pytest
 
-from protokit.net._pop3_backend import InMemoryPOP3Backend
+from protokit.net import InMemoryPOP3Backend
 from protokit.pop3 import ServerConfig
 from tests.interop.pop3_peers import OurServer, our_pop3_server
 

@@ -17,14 +17,20 @@ import trustme
 from anyio.streams.tls import TLSStream
 
 from protokit import LocalProtocolError, RemoteProtocolError
-from protokit.net import ConnectionClosed, OperationTimeout, Timeouts, TLSError, TLSMode
-from protokit.net._pop3_client import (
+from protokit.net import (
+    ConnectionClosed,
+    OperationTimeout,
     POP3AuthenticationError,
     POP3Client,
     POP3Error,
+    Timeouts,
+    TLSError,
+    TLSMode,
     connect_pop3,
     open_pop3,
+    wrap_pop3_stream,
 )
+from protokit.pop3 import ClientConfig
 
 CAPS = b"+OK\r\nUSER\r\nUIDL\r\nTOP\r\nSASL PLAIN XOAUTH2\r\n.\r\n"
 CAPS_STLS = b"+OK\r\nSTLS\r\nUIDL\r\n.\r\n"
@@ -195,8 +201,6 @@ async def test_credentials_refused_before_tls_when_tls_is_required() -> None:
 
     async with scripted(script) as (port, peers):
         stream = await anyio.connect_tcp("127.0.0.1", port)
-        from protokit.net._pop3_client import wrap_pop3_stream
-        from protokit.pop3 import ClientConfig
 
         c = await wrap_pop3_stream(stream, config=ClientConfig(require_tls=True))
         with pytest.raises(LocalProtocolError, match="USER before TLS is refused"):

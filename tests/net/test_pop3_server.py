@@ -16,10 +16,18 @@ import pytest
 from anyio.streams.tls import TLSStream
 
 from protokit import Secret
-from protokit.net import Listener, ServerLimits, TLSMode
-from protokit.net._pop3_backend import InMemoryPOP3Backend, Maildrop
-from protokit.net._pop3_client import POP3AuthenticationError, open_pop3
-from protokit.net._pop3_server import serve_pop3
+from protokit.net import (
+    InMemoryPOP3Backend,
+    Listener,
+    Maildrop,
+    POP3AuthenticationError,
+    POP3Backend,
+    ServerLimits,
+    TLSError,
+    TLSMode,
+    open_pop3,
+    serve_pop3,
+)
 from protokit.pop3 import MaildropEntry, ServerConfig, apop_digest
 from tests.interop.pop3_peers import OurServer, our_pop3_server
 
@@ -453,7 +461,6 @@ async def test_unknown_and_malformed_commands(tmp_dir: Path) -> None:
 
 
 def test_in_memory_backend_is_a_pop3_backend() -> None:
-    from protokit.net._pop3_backend import POP3Backend
 
     assert isinstance(InMemoryPOP3Backend(), POP3Backend)
     assert "pw" not in repr(make_backend())
@@ -461,8 +468,6 @@ def test_in_memory_backend_is_a_pop3_backend() -> None:
 
 async def test_ssl_context_is_verified_by_default(tmp_dir: Path) -> None:
     async with our_pop3_server(tmp_dir, make_backend()) as srv:
-        from protokit.net import TLSError
-
         with pytest.raises(TLSError):
             async with open_pop3("127.0.0.1", srv.plain, ssl_context=ssl.create_default_context()):
                 pass
