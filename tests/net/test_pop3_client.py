@@ -477,3 +477,33 @@ async def test_server_closing_mid_session_is_connection_closed() -> None:
         with pytest.raises(ConnectionClosed, match="the POP3 session is over"):
             await c.noop()
         await c.aclose()
+
+
+async def test_retr_many_error_midway_then_the_session_goes_on() -> None:
+    async def script(p: Peer) -> None:
+        await p.send(b"+OK ready\r\n")
+        await p.expect(b"CAPA\r\n", CAPS_PIPE)
+        await p.expect(b"USER a\r\n", b"+OK\r\n")
+        await p.expect(b"PASS b\r\n", b"+OK\r\n")
+        assert [await p.line() for _ in range(3)] == [b"RETR 1\r\n", b"RETR 9\r\n", b"RETR 2\r\n"]
+        await p.send(b"+OK\r\none\r\n.\r\n-ERR no such message\r\n+OK\r\ntwo\r\n.\r\n")
+        await p.expect(b"NOOP\r\n", b"+OK still here\r\n")
+        await p.rest()
+
+    async with scripted(script) as (port, _):
+        c = await plain(port)
+        await c.capa()
+        await c.login("a", "b")
+        got: list[tuple[int, bytes]] = []
+
+        async def collect() -> None:
+            async for item in c.retr_many([1, 9, 2]):
+                got.append(item)  # noqa: PERF401 - keeps what came before the error
+
+        with pytest.raises(POP3Error) as info:
+            await collect()
+        assert got == [(1, b"one\r\n")]
+        assert (info.value.command, info.value.text) == ("RETR", "no such message")
+        # The third reply is read and dropped before NOOP goes out.
+        assert await c.noop() == "still here"
+        await c.aclose()

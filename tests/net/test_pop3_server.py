@@ -471,3 +471,25 @@ async def test_ssl_context_is_verified_by_default(tmp_dir: Path) -> None:
         with pytest.raises(TLSError):
             async with open_pop3("127.0.0.1", srv.plain, ssl_context=ssl.create_default_context()):
                 pass
+
+
+async def test_secrets_and_contents_never_reach_the_logs(
+    tmp_dir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    backend = make_backend()
+    backend.add_token("tok-SECRET-9", "alice")
+    caplog.set_level("DEBUG", logger="protokit")
+    async with our_pop3_server(tmp_dir, backend, SASL_CONFIG) as srv:
+        ctx = srv.client_context()
+        async with open_pop3("127.0.0.1", srv.plain, ssl_context=ctx) as c:
+            await c.auth("alice", password="alicepw", mechanisms=["PLAIN"])
+            await c.retr_bytes(1)
+        async with open_pop3("127.0.0.1", srv.plain, ssl_context=ctx) as c:
+            with pytest.raises(POP3AuthenticationError):
+                await c.login("alice", "wrong-SECRET-pw")
+            await c.auth("alice", token="tok-SECRET-9", mechanisms=["XOAUTH2"])
+    text = "\n".join(r.getMessage() for r in caplog.records)
+    assert "alice logged in with AUTH PLAIN" in text
+    assert "USER/PASS login failed" in text
+    for secret in ("alicepw", "SECRET", "first line", "AGFsaWNl"):
+        assert secret not in text
