@@ -29,7 +29,7 @@ from typing import Final, TypeAlias
 
 import anyio.abc
 
-from ..errors import LocalProtocolError
+from ..errors import LocalProtocolError, RemoteProtocolError
 from ..sasl import (
     ClientMechanism,
     CramMD5Client,
@@ -342,7 +342,15 @@ class SMTPClient:
         if "STARTTLS" not in self.capabilities:
             raise TLSError("the server does not offer STARTTLS: refusing to continue without TLS")
         self._conn.starttls()
-        ev = await self._expect(StartTLSReply)
+        try:
+            ev = await self._expect(StartTLSReply)
+        except RemoteProtocolError as exc:
+            if exc.message.startswith("STARTTLS refused"):
+                # The connection refuses the reply itself when TLS is required.
+                raise TLSError(
+                    "the server refused STARTTLS: refusing to continue without TLS"
+                ) from exc
+            raise
         assert isinstance(ev, StartTLSReply)
         if ev.reply.code != 220:
             raise TLSError(
@@ -738,9 +746,11 @@ async def wrap_smtp_stream(
     ssl_context: ssl.SSLContext | None = None,
     config: ClientConfig | None = None,
     timeouts: Timeouts | None = None,
+    ehlo: bool = True,
 ) -> SMTPClient:
     """Start an SMTP/LMTP session on a connected stream: read the greeting
-    and send EHLO (LHLO).  The stream is closed if either fails."""
+    and (unless ``ehlo=False``) send EHLO (LHLO).  The stream is closed if
+    either fails."""
     conn = ClientConnection(config, tls_active=tls_active)
     pump: Pump[Event] = Pump(stream, conn, timeouts=timeouts)
     try:
@@ -754,7 +764,8 @@ async def wrap_smtp_stream(
         client = SMTPClient(
             pump, conn, ev.reply, server_hostname=server_hostname, ssl_context=ssl_context
         )
-        await client.ehlo()
+        if ehlo:
+            await client.ehlo()
     except BaseException:
         await pump.aclose()
         raise
@@ -819,10 +830,12 @@ async def connect_smtp(
             ssl_context=ctx,
             config=config,
             timeouts=t,
+            ehlo=False,
         )
     except OperationTimeout:
         raise greeting_timeout(host, port, t.read, tls) from None
     try:
+        await client.ehlo()
         if tls is TLSMode.STARTTLS:
             await client.starttls(ctx, server_hostname=hostname)
         if login is not None:
