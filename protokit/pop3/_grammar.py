@@ -16,6 +16,7 @@ __all__ = [
     "COMMAND",
     "EXPIRE_VALUE",
     "GREETING_TIMESTAMP",
+    "HTTP_REQUEST",
     "MECHANISM",
     "MSG_NUMBER",
     "PARAM",
@@ -114,3 +115,8 @@ EXPIRE_VALUE: Final = re.compile(r"(?:NEVER|[0-9]{1,5})(?: USER)?")
 # Leniency: lower case is accepted from clients and folded (RFC 5034's AUTH
 # argument is case-insensitive like every POP3 keyword in practice).
 MECHANISM: Final = re.compile(rb"[A-Za-z0-9_-]{1,20}")
+
+#   request-line = method SP request-target SP HTTP-version   (RFC 9112 3)
+# Recognised only to close the connection (cross-protocol attacks, ALPACA).
+# POP3 commands are 3-4 letters, but none is followed by " HTTP/x.y".
+HTTP_REQUEST: Final = re.compile(rb"[A-Z]{3,10} [\x21-\x7e]{1,200} HTTP/[0-9]\.[0-9]")

@@ -443,6 +443,9 @@ class ServerConnection:
         try:
             cmd = parse_command(line)
         except RemoteProtocolError as exc:
+            if g.HTTP_REQUEST.fullmatch(line):
+                # ALPACA / cross-protocol: an HTTP client; close, reflect nothing.
+                self._fail("an HTTP request on the POP3 port", "not a POP3 client")
             return self._refuse(exc.message)
         keyword = command_keyword(cmd)
         if not self._session.allows(keyword):

@@ -451,13 +451,21 @@ async def test_unknown_and_malformed_commands(tmp_dir: Path) -> None:
     async with our_pop3_server(tmp_dir, make_backend(), config) as srv:
         async for w in raw(srv.plain):
             await w.line()
-            assert await w.ask(b"GET / HTTP/1.1\r\n") == b"-ERR unknown command\r\n"
+            assert await w.ask(b"GET /\r\n") == b"-ERR unknown command\r\n"
             assert (
                 await w.ask(b"STAT\r\n")
                 == b"-ERR STAT is not valid in the AUTHORIZATION state\r\n"
             )
             await w.stream.send(b"XYZZY\r\n")
             assert await w.eof() == b"-ERR too many bad commands, closing\r\n"
+
+
+async def test_an_http_client_is_closed_at_once(tmp_dir: Path) -> None:
+    async with our_pop3_server(tmp_dir, make_backend(), LOOPBACK) as srv:
+        async for w in raw(srv.plain):
+            await w.line()
+            await w.stream.send(b"GET /?q=<script>alert(1)</script> HTTP/1.1\r\nHost: mail.test\r\n\r\n")
+            assert await w.eof() == b"-ERR not a POP3 client\r\n"
 
 
 def test_in_memory_backend_is_a_pop3_backend() -> None:

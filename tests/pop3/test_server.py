@@ -693,6 +693,18 @@ def test_bearer_token_mechanisms_are_offered_only_under_tls() -> None:
     )
 
 
+def test_an_http_request_closes_and_reflects_nothing() -> None:
+    # SECURITY.md (cross-protocol, ALPACA): close quickly, echo no input.
+    s = server(PLAIN_OK)
+    with pytest.raises(RemoteProtocolError) as info:
+        exchange(s, b"GET /<script> HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert info.value.reply == b"-ERR not a POP3 client\r\n"
+    assert s.data_to_send() == b"-ERR not a POP3 client\r\n"
+    s = server(PLAIN_OK)
+    # Not HTTP: an ordinary refusal, the session goes on.
+    assert exchange(s, b"GET /x\r\n")[1] == b"-ERR unknown command\r\n"
+
+
 def test_auth_continuation_line_limit() -> None:
     s = auth_server(max_auth_line=300)
     exchange(s, b"AUTH PLAIN\r\n")
