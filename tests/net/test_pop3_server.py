@@ -25,6 +25,7 @@ from protokit.net import (
     ServerLimits,
     TLSError,
     TLSMode,
+    build_v1,
     open_pop3,
     serve_pop3,
 )
@@ -464,8 +465,31 @@ async def test_an_http_client_is_closed_at_once(tmp_dir: Path) -> None:
     async with our_pop3_server(tmp_dir, make_backend(), LOOPBACK) as srv:
         async for w in raw(srv.plain):
             await w.line()
-            await w.stream.send(b"GET /?q=<script>alert(1)</script> HTTP/1.1\r\nHost: mail.test\r\n\r\n")
+            await w.stream.send(
+                b"GET /?q=<script>alert(1)</script> HTTP/1.1\r\nHost: mail.test\r\n\r\n"
+            )
             assert await w.eof() == b"-ERR not a POP3 client\r\n"
+
+
+async def test_proxy_protocol_listener_logs_the_real_client(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level("INFO", logger="protokit.net.pop3")
+    listeners = [Listener(name="p", proxy_protocol=True)]
+    async with anyio.create_task_group() as tg:
+        info = await tg.start(
+            lambda task_status: serve_pop3(
+                make_backend(), listeners, config=LOOPBACK, task_status=task_status
+            )
+        )
+        async for w in raw(info.port("p")):
+            # The header and the first command in one segment.
+            await w.stream.send(build_v1(("203.0.113.7", 4000), ("127.0.0.1", 110)) + b"CAPA\r\n")
+            assert await w.line() == b"+OK POP3 server ready\r\n"
+            assert (await w.read_until(b"\r\n.\r\n")).startswith(b"+OK Capability list")
+            assert await w.ask(b"QUIT\r\n") == b"+OK localhost POP3 server signing off\r\n"
+        tg.cancel_scope.cancel()
+    assert "connection from 203.0.113.7" in caplog.text
 
 
 def test_in_memory_backend_is_a_pop3_backend() -> None:
