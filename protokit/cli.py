@@ -1,0 +1,224 @@
+"""The ``protokit`` command.
+
+Exit codes: 0 success, 1 failure (the message says what failed), 2 usage
+error (argparse's convention).  Passwords are read from ``--password``,
+from standard input (``--password-stdin``) or from the terminal, and are
+never printed.  The ``serve`` subcommand joins once the server's listeners
+are wired.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Final, TextIO
+
+from .wire._secret import Secret
+
+__all__ = ["main"]
+
+EXIT_OK: Final = 0
+EXIT_FAILURE: Final = 1
+EXIT_USAGE: Final = 2
+
+
+class _UsageError(Exception):
+    """A usage problem found after parsing (exit code 2)."""
+
+
+def _data_dir_parent() -> argparse.ArgumentParser:
+    parent = argparse.ArgumentParser(add_help=False)
+    parent.add_argument(
+        "--data-dir",
+        metavar="DIR",
+        type=Path,
+        default=None,
+        help="the server's data directory (default: ./protokit-data); it holds the "
+        "SQLite store and the TLS certificate",
+    )
+    return parent
+
+
+def _password_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument(
+        "--password",
+        metavar="PW",
+        help="the password (visible to other local users in the process list: prefer "
+        "--password-stdin or the prompt)",
+    )
+    group.add_argument(
+        "--password-stdin",
+        action="store_true",
+        help="read the password from the first line of standard input",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser (exposed for tests and documentation)."""
+    parent = _data_dir_parent()
+    parser = argparse.ArgumentParser(
+        prog="protokit",
+        description="protokit: mail protocols for Python, and a development mail server. "
+        "These commands manage the accounts and bearer tokens of the embedded server "
+        "(`protokit serve`).",
+        epilog="Exit codes: 0 success, 1 failure, 2 usage error.",
+    )
+    from ._version import __version__
+
+    parser.add_argument("--version", action="version", version=f"protokit {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    user = commands.add_parser(
+        "user", help="manage accounts", description="Manage the server's mail accounts."
+    )
+    user_commands = user.add_subparsers(dest="action", metavar="ACTION", required=True)
+    add = user_commands.add_parser(
+        "add",
+        parents=[parent],
+        help="create an account",
+        description="Create an account with the default mailboxes (INBOX, Sent, Drafts, "
+        "Trash, Junk, All Mail). Without --password or --password-stdin the password is "
+        "asked for on the terminal.",
+    )
+    add.add_argument("address", metavar="ADDRESS", help="the account's address, user@domain")
+    _password_options(add)
+    user_commands.add_parser(
+        "list",
+        parents=[parent],
+        help="list accounts",
+        description="Print every account's address, one per line.",
+    )
+    remove = user_commands.add_parser(
+        "remove",
+        parents=[parent],
+        help="delete an account and all its mail",
+        description="Delete an account, its mailboxes, messages and tokens.",
+    )
+    remove.add_argument("address", metavar="ADDRESS")
+    passwd = user_commands.add_parser(
+        "passwd",
+        parents=[parent],
+        help="change an account's password",
+        description="Replace an account's password (hash and SCRAM keys).",
+    )
+    passwd.add_argument("address", metavar="ADDRESS")
+    _password_options(passwd)
+
+    token = commands.add_parser(
+        "token",
+        help="manage development bearer tokens",
+        description="Bearer tokens for XOAUTH2 and OAUTHBEARER, for development.",
+    )
+    token_commands = token.add_subparsers(dest="action", metavar="ACTION", required=True)
+    issue = token_commands.add_parser(
+        "issue",
+        parents=[parent],
+        help="print a new bearer token",
+        description="Print a new random bearer token for ADDRESS on standard output (its "
+        "expiry goes to standard error). Only a hash of it is stored: it cannot be shown "
+        "again.",
+    )
+    issue.add_argument("address", metavar="ADDRESS")
+    issue.add_argument(
+        "--expires-in",
+        metavar="SECONDS",
+        type=int,
+        default=3600,
+        help="lifetime in seconds (default: 3600)",
+    )
+    return parser
+
+
+def _read_password(args: argparse.Namespace, stdin: TextIO) -> Secret[str]:
+    if args.password is not None:
+        value = str(args.password)
+    elif args.password_stdin:
+        line = stdin.readline()
+        value = line[:-1] if line.endswith("\n") else line
+        if value.endswith("\r"):
+            value = value[:-1]
+    elif stdin.isatty():
+        value = getpass.getpass("Password: ")
+        if getpass.getpass("Again: ") != value:
+            raise _UsageError("the passwords differ")
+    else:
+        raise _UsageError(
+            "give --password PW or --password-stdin (standard input is not a terminal)"
+        )
+    if not value:
+        raise _UsageError("the password is empty")
+    return Secret(value)
+
+
+def _run(args: argparse.Namespace, stdin: TextIO, stdout: TextIO, stderr: TextIO) -> int:
+    from .server import DEFAULT_DATA_DIR, Store, StoreError
+
+    data_dir = args.data_dir if args.data_dir is not None else Path(DEFAULT_DATA_DIR)
+    password = None
+    if args.command == "user" and args.action in ("add", "passwd"):
+        password = _read_password(args, stdin)
+    if args.command == "token" and not 1 <= args.expires_in <= 10 * 365 * 24 * 3600:
+        raise _UsageError("--expires-in is 1 to 315360000 seconds")
+    existing = (data_dir / "protokit.sqlite3").exists()
+    if not existing and not (args.command == "user" and args.action == "add"):
+        print(f"protokit: no store in {data_dir.absolute()} (add a user first)", file=stderr)
+        return EXIT_FAILURE
+    print(f"data directory: {data_dir.absolute()}", file=stderr)
+    try:
+        with Store.open(data_dir) as store:
+            if args.command == "user":
+                if args.action == "add":
+                    assert password is not None
+                    store.add_account(args.address, password)
+                    print(f"added {args.address}", file=stderr)
+                elif args.action == "list":
+                    for account in store.accounts():
+                        print(account.address, file=stdout)
+                elif args.action == "remove":
+                    store.remove_account(args.address)
+                    print(f"removed {args.address}", file=stderr)
+                else:
+                    assert password is not None
+                    store.set_password(args.address, password)
+                    print(f"password changed for {args.address}", file=stderr)
+            else:
+                token, expires = store.issue_token(args.address, args.expires_in)
+                print(token.expose(), file=stdout)
+                print(f"expires {expires.isoformat()}", file=stderr)
+    except (StoreError, OSError) as exc:
+        print(f"protokit: {exc}", file=stderr)
+        return EXIT_FAILURE
+    return EXIT_OK
+
+
+def main(
+    argv: Sequence[str] | None = None,
+    *,
+    stdin: TextIO | None = None,
+    stdout: TextIO | None = None,
+    stderr: TextIO | None = None,
+) -> int:
+    """Run the command line; returns the exit code."""
+    stdin = sys.stdin if stdin is None else stdin
+    stdout = sys.stdout if stdout is None else stdout
+    stderr = sys.stderr if stderr is None else stderr
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
+    try:
+        return _run(args, stdin, stdout, stderr)
+    except _UsageError as exc:
+        print(f"protokit: error: {exc}", file=stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,98 @@
+"""The embedded mail server's foundation (``protokit serve``): the SQLite
+store (accounts, tokens, mailboxes, messages, POP3 state), its async
+wrapper, bearer-token and JWT validation, and the TLS certificate."""
+
+from ._accounts import TOKEN_PREFIX as TOKEN_PREFIX
+from ._accounts import validate_address as validate_address
+from ._async import AsyncStore as AsyncStore
+from ._async import Subscription as Subscription
+from ._certs import CertificateError as CertificateError
+from ._certs import CertificatePaths as CertificatePaths
+from ._certs import ensure_certificate as ensure_certificate
+from ._certs import server_ssl_context as server_ssl_context
+from ._db import DB_FILENAME as DB_FILENAME
+from ._jwt import ALGORITHMS as ALGORITHMS
+from ._jwt import InvalidToken as InvalidToken
+from ._jwt import JWTClaims as JWTClaims
+from ._jwt import JWTKey as JWTKey
+from ._jwt import JWTValidator as JWTValidator
+from ._schema import MIGRATIONS as MIGRATIONS
+from ._schema import SCHEMA_VERSION as SCHEMA_VERSION
+from ._store import DEFAULT_DATA_DIR as DEFAULT_DATA_DIR
+from ._store import Store as Store
+from ._store import ensure_data_dir as ensure_data_dir
+from ._tokens import TokenCheck as TokenCheck
+from ._tokens import TokenValidator as TokenValidator
+from ._types import ALL_MAIL as ALL_MAIL
+from ._types import DEFAULT_MAILBOXES as DEFAULT_MAILBOXES
+from ._types import Account as Account
+from ._types import AccountExists as AccountExists
+from ._types import Change as Change
+from ._types import ChangeKind as ChangeKind
+from ._types import CopyResult as CopyResult
+from ._types import Delivered as Delivered
+from ._types import FlagMode as FlagMode
+from ._types import InvalidName as InvalidName
+from ._types import MailboxExists as MailboxExists
+from ._types import MailboxInfo as MailboxInfo
+from ._types import MessageInfo as MessageInfo
+from ._types import MessageTooLarge as MessageTooLarge
+from ._types import NoSuchAccount as NoSuchAccount
+from ._types import NoSuchMailbox as NoSuchMailbox
+from ._types import SchemaTooNew as SchemaTooNew
+from ._types import SearchQuery as SearchQuery
+from ._types import SelectInfo as SelectInfo
+from ._types import StoreError as StoreError
+from ._types import StoreResult as StoreResult
+from ._types import UidRange as UidRange
+from ._types import normalize_flags as normalize_flags
+from ._writer import DEFAULT_MAX_MESSAGE_SIZE as DEFAULT_MAX_MESSAGE_SIZE
+from ._writer import MessageWriter as MessageWriter
+
+__all__ = [
+    "ALGORITHMS",
+    "ALL_MAIL",
+    "DB_FILENAME",
+    "DEFAULT_DATA_DIR",
+    "DEFAULT_MAILBOXES",
+    "DEFAULT_MAX_MESSAGE_SIZE",
+    "MIGRATIONS",
+    "SCHEMA_VERSION",
+    "TOKEN_PREFIX",
+    "Account",
+    "AccountExists",
+    "AsyncStore",
+    "CertificateError",
+    "CertificatePaths",
+    "Change",
+    "ChangeKind",
+    "CopyResult",
+    "Delivered",
+    "FlagMode",
+    "InvalidName",
+    "InvalidToken",
+    "JWTClaims",
+    "JWTKey",
+    "JWTValidator",
+    "MailboxExists",
+    "MailboxInfo",
+    "MessageInfo",
+    "MessageTooLarge",
+    "MessageWriter",
+    "NoSuchAccount",
+    "NoSuchMailbox",
+    "SchemaTooNew",
+    "SearchQuery",
+    "SelectInfo",
+    "StoreError",
+    "StoreResult",
+    "Subscription",
+    "TokenCheck",
+    "TokenValidator",
+    "UidRange",
+    "ensure_certificate",
+    "ensure_data_dir",
+    "normalize_flags",
+    "server_ssl_context",
+    "validate_address",
+]

@@ -1,0 +1,151 @@
+"""The store for async code: :class:`AsyncStore` runs each
+:class:`~protokit.server.Store` call on a worker thread (one at a time, so
+the event loop never waits on SQLite or fsync) and forwards the changes
+those calls commit to async subscribers (IDLE), on asyncio and trio alike.
+
+Design choice: a synchronous core with a thin async wrapper.  The core stays
+usable from the CLI, importers and tests without an event loop; the wrapper
+is the only place that knows about anyio.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import AsyncIterator, Callable
+from types import TracebackType
+from typing import ParamSpec, TypeVar
+
+import anyio
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
+
+from ._store import Store
+from ._types import Change
+
+__all__ = ["AsyncStore", "Subscription"]
+
+_P = ParamSpec("_P")
+_T = TypeVar("_T")
+
+
+class Subscription:
+    """Changes to one account, as committed through the :class:`AsyncStore`.
+
+    ``async for change in subscription`` or ``await subscription.receive()``.
+    When more than ``max_buffer`` changes are waiting, newer ones are
+    dropped and :attr:`overflowed` becomes True: the reader should then
+    re-read the mailbox state rather than trust the change list."""
+
+    def __init__(self, owner: AsyncStore, account_id: int, max_buffer: int) -> None:
+        self.account_id = account_id
+        self.overflowed = False
+        self._owner = owner
+        send: MemoryObjectSendStream[Change]
+        receive: MemoryObjectReceiveStream[Change]
+        send, receive = anyio.create_memory_object_stream[Change](max_buffer)
+        self._send = send
+        self._receive = receive
+
+    def __repr__(self) -> str:
+        return f"<Subscription account_id={self.account_id}>"
+
+    def _offer(self, change: Change) -> None:
+        try:
+            self._send.send_nowait(change)
+        except anyio.WouldBlock:
+            self.overflowed = True
+        except (anyio.BrokenResourceError, anyio.ClosedResourceError):
+            pass
+
+    async def receive(self) -> Change:
+        """The next change (waits)."""
+        return await self._receive.receive()
+
+    def receive_nowait(self) -> Change | None:
+        """The next change if one is waiting, else None."""
+        try:
+            return self._receive.receive_nowait()
+        except anyio.WouldBlock:
+            return None
+
+    def __aiter__(self) -> Subscription:
+        return self
+
+    async def __anext__(self) -> Change:
+        try:
+            return await self._receive.receive()
+        except (anyio.EndOfStream, anyio.ClosedResourceError):
+            raise StopAsyncIteration from None
+
+    def close(self) -> None:
+        """Stop receiving (idempotent)."""
+        self._owner._unsubscribe(self)
+        self._send.close()
+        self._receive.close()
+
+    def __enter__(self) -> Subscription:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+class AsyncStore:
+    """Run :class:`Store` calls from async code: ``await astore.call(
+    astore.store.deliver, address, writer)``.  Calls run one at a time on a
+    worker thread; the changes they commit reach :meth:`subscribe`rs
+    in the event loop's thread once the call returns."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._limiter: anyio.CapacityLimiter | None = None
+        self._subscriptions: list[Subscription] = []
+
+    def __repr__(self) -> str:
+        return f"<AsyncStore {self.store!r}>"
+
+    async def call(self, fn: Callable[_P, _T], *args: _P.args, **kwargs: _P.kwargs) -> _T:
+        """``fn(*args, **kwargs)`` on the store's worker thread."""
+        if self._limiter is None:
+            self._limiter = anyio.CapacityLimiter(1)
+        db = self.store._db
+
+        def run() -> tuple[_T, list[Change]]:
+            with db.capture() as captured:
+                result = fn(*args, **kwargs)
+            return result, captured
+
+        result, changes = await anyio.to_thread.run_sync(run, limiter=self._limiter)
+        for change in changes:
+            for sub in list(self._subscriptions):
+                if sub.account_id == change.account_id:
+                    sub._offer(change)
+        return result
+
+    def subscribe(self, account_id: int, *, max_buffer: int = 1000) -> Subscription:
+        """A :class:`Subscription` to the account's changes (use as a context
+        manager, or call ``close()``)."""
+        if max_buffer < 1 or max_buffer == math.inf:
+            raise ValueError("max_buffer is a positive int")
+        sub = Subscription(self, account_id, max_buffer)
+        self._subscriptions.append(sub)
+        return sub
+
+    def _unsubscribe(self, sub: Subscription) -> None:
+        if sub in self._subscriptions:
+            self._subscriptions.remove(sub)
+
+    async def read_message(
+        self, account_id: int, gm_msgid: int, chunk_size: int = 64 * 1024
+    ) -> AsyncIterator[bytes]:
+        """The message's bytes as chunks, each read on the worker thread."""
+        offset = 0
+        while chunk := await self.call(
+            self.store.body_chunk, account_id, gm_msgid, offset, chunk_size
+        ):
+            offset += len(chunk)
+            yield chunk
