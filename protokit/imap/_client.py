@@ -408,7 +408,12 @@ class ClientConnection:
 
     def issue(self, cls: type[Any], **fields: Any) -> CommandHandle:
         """Build a command of ``cls`` with the next tag and queue it."""
-        return self.send(cls(tag=self.next_tag(), **fields))
+        counter = self._counter
+        try:
+            return self.send(cls(tag=self.next_tag(), **fields))
+        except LocalProtocolError:
+            self._counter = counter  # a refused command uses no tag
+            raise
 
     def send(self, command: Command) -> CommandHandle:
         """Queue ``command`` (built with :meth:`next_tag` or any unused tag)."""
