@@ -216,7 +216,9 @@ class ServerConnection:
             return self._closed() if self._peer_closed else NEED_DATA
         if state is State.LOGOUT:
             return self._closed() if self._peer_closed else NEED_DATA
-        if self._auth_wait == "answer" or (self._current is not None and self._idle_tag is None):
+        if self._auth_wait == "answer" or (
+            self._current is not None and self._idle_tag is None and self._auth_wait != "line"
+        ):
             # The application is answering: pipelined commands wait.
             return self._closed() if self._peer_closed else NEED_DATA
         while True:

@@ -371,9 +371,13 @@ def test_response_injection_after_starttls_ok(cut: int) -> None:
     c = greeted_client("IMAP4rev1 STARTTLS")
     c.starttls()
     c.data_to_send()
-    with pytest.raises(RemoteProtocolError, match="response injection"):
+
+    def receive_then_handshake() -> None:
         feed(c, [_INJECTED[:cut], _INJECTED[cut:]])
         c.start_tls_done()
+
+    with pytest.raises(RemoteProtocolError, match="response injection"):
+        receive_then_handshake()
     assert c.state is State.ERROR
 
 
