@@ -244,7 +244,9 @@ class ServerConnection:
                 try:
                     cmd = parse_command(ev, utf8=self._utf8)
                 except RemoteProtocolError as exc:
-                    result = self._refuse(exc.reply or b"* BAD Invalid command\r\n", exc.message)
+                    reply = exc.reply or b"* BAD Invalid command\r\n"
+                    first = reply.split(b" ", 1)[0].decode("ascii", "replace")
+                    result = self._refuse(reply, exc.message, None if first == "*" else first)
                 else:
                     result = self._command(cmd)
             if result is not None:
