@@ -206,11 +206,11 @@ class JWTValidator:
         if len(parts) != 3:
             raise InvalidToken("not a JWS compact serialization")
         header = _json_object(_b64url(parts[0]), "header")
-        payload_raw = _b64url(parts[1])
-        signature = _b64url(parts[2])
         alg = header.get("alg")
         if not isinstance(alg, str) or alg not in ALGORITHMS:
             raise InvalidToken("algorithm not allowed")
+        payload_raw = _b64url(parts[1])
+        signature = _b64url(parts[2])
         if "crit" in header:
             raise InvalidToken("critical header parameters are not supported")
         typ = header.get("typ")

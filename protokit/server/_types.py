@@ -230,13 +230,16 @@ class PopEntry:
 
 @dataclass(frozen=True, slots=True)
 class UidRange:
-    """``first:last`` of an IMAP uid set; ``last=None`` is ``*``.  Reversed
-    bounds are allowed (RFC 3501: ``4:2`` is ``2:4``)."""
+    """``first:last`` of an IMAP uid set; ``last=None`` is ``*``, ``last``
+    omitted is the single uid ``first``.  Reversed bounds are allowed (RFC
+    3501: ``4:2`` is ``2:4``)."""
 
     first: int
-    last: int | None = None
+    last: int | None = 0
 
     def __post_init__(self) -> None:
+        if self.last == 0:
+            object.__setattr__(self, "last", self.first)
         if not isinstance(self.first, int) or self.first < 1:
             raise ValueError("a uid is a positive int")
         if self.last is not None and (not isinstance(self.last, int) or self.last < 1):

@@ -94,7 +94,7 @@ class MessageWriter:
         start = max(0, self._scan - 3)
         crlf = head.find(b"\r\n\r\n", start)
         lf = head.find(b"\n\n", start)
-        ends = [e for e in (crlf + 2 if crlf >= 0 else -1, lf + 1 if lf >= 0 else -1) if e >= 0]
+        ends = [e for e in (crlf + 4 if crlf >= 0 else -1, lf + 2 if lf >= 0 else -1) if e >= 0]
         if ends:
             del head[min(ends) :]
             self._head_done = True

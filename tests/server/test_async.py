@@ -1,0 +1,122 @@
+"""AsyncStore on asyncio and trio: calls run on a worker thread, bodies
+stream, and committed changes reach subscribers (IDLE's wake-up)."""
+
+from __future__ import annotations
+
+import threading
+
+import anyio
+import pytest
+
+from protokit.server import Account, AsyncStore, Change, ChangeKind, FlagMode, Store, UidRange
+
+from .helpers import message, writer_with
+
+
+async def test_call_runs_on_a_worker_thread(store: Store, alice: Account) -> None:
+    astore = AsyncStore(store)
+    threads: list[int] = []
+
+    def where() -> int:
+        threads.append(threading.get_ident())
+        return 42
+
+    assert await astore.call(where) == 42
+    assert threads[0] != threading.get_ident()
+    assert await astore.call(store.account, "alice@example.com") == alice
+
+
+async def test_subscription_sees_committed_changes(
+    store: Store, alice: Account, bob: Account
+) -> None:
+    astore = AsyncStore(store)
+    inbox = store.mailbox(alice.id, "INBOX").id
+    all_mail = store.mailbox(alice.id, "All Mail").id
+    with astore.subscribe(alice.id) as sub:
+        await astore.call(store.deliver, "bob@example.com", writer_with(store, [b"x"]))
+        assert sub.receive_nowait() is None  # bob's mail is not alice's business
+        await astore.call(store.deliver, "alice@example.com", writer_with(store, [message("a")]))
+        assert await sub.receive() == Change(
+            account_id=alice.id, mailbox_id=inbox, kind=ChangeKind.EXISTS, uids=(1,), modseq=2
+        )
+        assert await sub.receive() == Change(
+            account_id=alice.id, mailbox_id=all_mail, kind=ChangeKind.EXISTS, uids=(1,), modseq=2
+        )
+        await astore.call(store.store_flags, inbox, [UidRange(1)], FlagMode.ADD, ["\\Seen"])
+        change = await sub.receive()
+        assert (change.kind, change.uids, change.modseq) == (ChangeKind.FLAGS, (1,), 3)
+        assert sub.receive_nowait() is None
+
+
+async def test_rolled_back_changes_are_not_delivered(store: Store, alice: Account) -> None:
+    astore = AsyncStore(store)
+    with astore.subscribe(alice.id) as sub:
+        w = writer_with(store, [b"x"])
+        with pytest.raises(Exception, match="no account"):
+            await astore.call(store.deliver, ["alice@example.com", "nobody@x"], w)
+        assert sub.receive_nowait() is None
+
+
+async def test_idle_waiter_is_woken_by_delivery(store: Store, alice: Account) -> None:
+    astore = AsyncStore(store)
+    got: list[Change] = []
+    with astore.subscribe(alice.id) as sub:
+        async with anyio.create_task_group() as tg:
+
+            async def idle() -> None:
+                got.append(await sub.receive())
+
+            tg.start_soon(idle)
+            await anyio.sleep(0.01)
+            assert got == []
+            await astore.call(store.deliver, "alice@example.com", writer_with(store, [b"y"]))
+    assert got[0].kind is ChangeKind.EXISTS
+
+
+async def test_overflow_is_flagged(store: Store, alice: Account) -> None:
+    astore = AsyncStore(store)
+    inbox = store.mailbox(alice.id, "INBOX").id
+    with astore.subscribe(alice.id, max_buffer=2) as sub:
+        await astore.call(store.deliver, "alice@example.com", writer_with(store, [b"1"]))
+        assert not sub.overflowed
+        await astore.call(store.store_flags, inbox, [UidRange(1)], FlagMode.ADD, ["\\Seen"])
+        assert sub.overflowed
+
+
+async def test_closed_subscription_stops_iteration(store: Store, alice: Account) -> None:
+    astore = AsyncStore(store)
+    sub = astore.subscribe(alice.id)
+    sub.close()
+    assert [c async for c in sub] == []
+    await astore.call(store.deliver, "alice@example.com", writer_with(store, [b"1"]))  # no error
+
+
+async def test_read_message_streams(store: Store, alice: Account) -> None:
+    astore = AsyncStore(store)
+    data = bytes(range(256)) * 1000
+    d = await astore.call(store.deliver, "alice@example.com", writer_with(store, [data]))
+    chunks = [
+        c async for c in astore.read_message(alice.id, d["alice@example.com"].gm_msgid, 100_000)
+    ]
+    assert [len(c) for c in chunks] == [100_000, 100_000, 56_000]
+    assert b"".join(chunks) == data
+
+
+def test_sync_listener_called_after_commit(store: Store, alice: Account) -> None:
+    seen: list[tuple[ChangeKind, int]] = []
+
+    def listener(change: Change) -> None:
+        # the change is committed: a fresh read sees it
+        seen.append((change.kind, store.mailbox_by_id(change.mailbox_id or 0).messages))
+
+    def broken(change: Change) -> None:
+        raise RuntimeError("listener bug")
+
+    remove = store.add_listener(listener)
+    store.add_listener(broken)
+    store.deliver("alice@example.com", writer_with(store, [b"1"]))
+    assert seen == [(ChangeKind.EXISTS, 1), (ChangeKind.EXISTS, 1)]
+    remove()
+    remove()
+    store.deliver("alice@example.com", writer_with(store, [b"2"]))
+    assert len(seen) == 2
