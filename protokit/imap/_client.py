@@ -491,9 +491,17 @@ class ClientConnection:
         pw = raw.encode("utf-8") if isinstance(raw, str) else raw
         return self.issue(Login, username=user, password=Secret(pw))
 
-    def authenticate(self, mechanism: ClientMechanism) -> CommandHandle:
-        """AUTHENTICATE with any protokit.sasl client mechanism; the initial
-        response goes on the command line only under SASL-IR (RFC 4959)."""
+    def authenticate(
+        self,
+        mechanism: ClientMechanism,
+        *,
+        initial_response: bool | None = None,
+        tag: str | None = None,
+    ) -> CommandHandle:
+        """AUTHENTICATE with any protokit.sasl client mechanism.  The initial
+        response goes on the command line only under SASL-IR (RFC 4959, part
+        of IMAP4rev2) unless ``sasl_ir`` is off; ``initial_response`` forces
+        the choice (True: the caller knows the server takes it)."""
         if mechanism.plaintext and not (self._tls or self.allow_plaintext):
             raise LocalProtocolError(
                 f"{mechanism.name} without TLS (set allow_plaintext to allow it)"
@@ -503,11 +511,18 @@ class ClientConnection:
         if caps is not None and f"AUTH={mechanism.name.upper()}" not in caps:
             raise LocalProtocolError(f"the server does not offer {mechanism.name}")
         initial: Secret[bytes] | None = None
-        if self.sasl_ir and self.has("SASL-IR") and mechanism.client_first:
+        if initial_response is None:
+            initial_response = self.sasl_ir and (self.has("SASL-IR") or self.has("IMAP4rev2"))
+        if initial_response and mechanism.client_first:
             ir = mechanism.initial_response()
             if ir is not None:
                 initial = Secret(ir)
-        handle = self.issue(Authenticate, mechanism=mechanism.name, initial_response=initial)
+        if tag is None:
+            handle = self.issue(Authenticate, mechanism=mechanism.name, initial_response=initial)
+        else:
+            handle = self.send(
+                Authenticate(tag=Tag(tag), mechanism=mechanism.name, initial_response=initial)
+            )
         self._sasl = (handle, mechanism)
         return handle
 
