@@ -135,6 +135,7 @@ class ClientConnection:
         self._idle: CommandHandle | None = None
         self._idle_started = False
         self._stream: tuple[CommandHandle, int] | None = None
+        self._stream_binary = False
         self._events: deque[ClientEvent] = deque()
         self._peer_closed = False
         self._injected = False
@@ -623,6 +624,7 @@ class ClientConnection:
             self._queue.append((handle, _GATE))
         self._inflight[str(tag)] = handle
         self._stream = (handle, size)
+        self._stream_binary = binary
         return handle
 
     def append_data(self, handle: CommandHandle, data: bytes) -> None:
@@ -631,6 +633,8 @@ class ClientConnection:
             if handle.done:
                 return  # refused: the literal is never sent
             raise LocalProtocolError("no streamed APPEND for this handle")
+        if not self._stream_binary and b"\x00" in data:
+            raise LocalProtocolError("NUL in a literal that is not binary")
         left = stream[1] - len(data)
         if left < 0:
             raise LocalProtocolError("more APPEND data than announced")
