@@ -10,15 +10,23 @@ streamed literal ...) makes it return ``None`` and the caller parses the
 message with the generic tokenizer, which gives the same value or the error.
 ``tests/imap/test_fastfetch.py`` checks the two paths agree.
 
-Literals are replaced by a NUL placeholder in one joined line (a real NUL is
-never valid in a line, so such a message takes the generic path); the
-placeholders are filled in textual order.
+The cost is Python work per value, so the path is built to do as little as
+possible per value:
+
+* each literal is first inlined as a quoted string (escaped if need be), so
+  one line holds the whole response and every string is quoted;
+* the regexes capture the content of quoted strings and leave NIL's group
+  empty, so most captured groups are the final values; quoted-string
+  escapes are rare, and undone afterwards only in a response that has any;
+* values are built by generated constructors that fill a plain slotted twin
+  of the class and then switch its ``__class__`` to the frozen dataclass
+  (plain slot stores instead of one ``object.__setattr__`` per field).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from typing import Any, Final
+from collections.abc import Callable, Sequence
+from typing import Any, Final, TypeVar
 
 from ..errors import RemoteProtocolError
 from ._body import Address, Disposition, Envelope, MultiPart, SinglePart
@@ -26,219 +34,250 @@ from ._grammar import (
     FAST_ADDRESS,
     FAST_BODY_LEAF,
     FAST_BODY_TAIL,
+    FAST_DSP,
     FAST_ITEM,
+    FAST_LEAF_EXT,
+    FAST_MPART_EXT,
+    FAST_NOT_QUOTABLE,
     FAST_PAIR,
-    FAST_QUOTED_IN_LIST,
-    LITERAL_ANNOUNCEMENT,
+    FAST_QUOTED,
     QUOTED_ESCAPE,
 )
 from ._responses import Fetch
 from ._values import datetime, flag
 
-__all__ = ["fast_fetch"]
+__all__ = ["fast_fetch", "maker"]
 
+_T = TypeVar("_T")
+
+
+def maker(cls: type[_T]) -> Callable[..., _T]:
+    """A constructor of the frozen slotted dataclass ``cls`` taking every
+    field positionally, in field order, without validation (the parser's
+    path, for values whose every field it has already checked).
+
+    It fills a twin class with the same slots by plain attribute stores and
+    then gives the object its real class: the layouts are identical, so the
+    result is exactly a ``cls`` instance (equal to one built by ``cls(...)``).
+    """
+    names = tuple(cls.__dataclass_fields__)  # type: ignore[attr-defined]
+    slots = tuple(cls.__slots__)  # type: ignore[attr-defined]
+    if sorted(names) != sorted(slots):  # pragma: no cover - a dataclass(slots=True)
+        raise TypeError(f"{cls.__name__}: fields and slots differ")
+    twin = type("_" + cls.__name__ + "Twin", (), {"__slots__": slots})
+    args = ", ".join(names)
+    body = "".join(f"    o.{n} = {n}\n" for n in names)
+    src = f"def make({args}):\n    o = new(twin)\n{body}    o.__class__ = cls\n    return o\n"
+    namespace: dict[str, Any] = {"new": object.__new__, "twin": twin, "cls": cls}
+    exec(src, namespace)  # noqa: S102 - generated from the dataclass's own field names
+    make: Callable[..., _T] = namespace["make"]
+    make.__qualname__ = make.__name__ = f"make_{cls.__name__}"
+    return make
+
+
+_new_address = maker(Address)
+_new_envelope = maker(Envelope)
+_new_disposition = maker(Disposition)
+_new_single = maker(SinglePart)
+_new_multi = maker(MultiPart)
+_new_fetch = maker(Fetch)
+
+_match_item = FAST_ITEM.match
+_match_leaf = FAST_BODY_LEAF.match
+_match_tail = FAST_BODY_TAIL.match
+_finditer_address = FAST_ADDRESS.finditer
+_findall_pair = FAST_PAIR.findall
 _unescape = QUOTED_ESCAPE.sub
-_new = object.__new__
-_set = object.__setattr__
-_FETCH_DEFAULTS: Final = tuple(
-    (name, f.default) for name, f in Fetch.__dataclass_fields__.items() if name != "seq"
-)
 
-
-# slot descriptors of Address, set directly (the hottest object of all)
-_set_name = Address.__dict__["name"].__set__
-_set_adl = Address.__dict__["adl"].__set__
-_set_mailbox = Address.__dict__["mailbox"].__set__
-_set_host = Address.__dict__["host"].__set__
-
-
-# slot setters of Fetch, in the order of _FETCH_DEFAULTS (dict order)
-_FETCH_SEQ = Fetch.__dict__["seq"].__set__
-_FETCH_SETTERS: Final = tuple(Fetch.__dict__[name].__set__ for name, _ in _FETCH_DEFAULTS)
-_SP = {name: SinglePart.__dict__[name].__set__ for name in SinglePart.__dataclass_fields__}
-_ENV = [Envelope.__dict__[name].__set__ for name in Envelope.__dataclass_fields__]
-_NO_EXT: Final = (None, None, None, None)
-_MP = [MultiPart.__dict__[name].__set__ for name in MultiPart.__dataclass_fields__]
+# A literal longer than this is not a header field: the message is a
+# BODY[...] or RFC822 fetch, which this path does not read (so it does not
+# copy the literal only to give up).
+_MAX_INLINE: Final = 16 * 1024
 
 
 class _Fallback(Exception):
     """The fast path does not handle this message."""
 
 
-_NUMBER_ITEMS: Final = {4: "rfc822_size", 5: "modseq", 6: "gm_msgid", 7: "gm_thrid"}
+# Bounded caches of small immutable values that real mailboxes repeat all
+# the time (("CHARSET" "UTF-8"), FLAGS (\Seen)): keyed by their wire text,
+# cleared when full so that they follow what the server sends.
+_CACHE_MAX: Final = 4096
+_PARAMS: dict[bytes, tuple[tuple[bytes, bytes], ...] | None] = {b"NIL": None}
+_DISPOSITIONS: dict[bytes, Disposition | None] = {b"NIL": None}
+_FLAGS: dict[bytes, tuple[Any, ...]] = {}
+
+# body-ext-1part as servers send it for most parts: (md5, disposition,
+# language, location, extension_count)
+_LEAF_EXT: Final = {
+    b"": (None, None, None, None, 0),
+    b" NIL": (None, None, None, None, 1),
+    b" NIL NIL": (None, None, None, None, 2),
+    b" NIL NIL NIL": (None, None, None, None, 3),
+    b" NIL NIL NIL NIL": (None, None, None, None, 4),
+}
+# body-ext-mpart after the parameters: (disposition, language, location, n)
+_MPART_EXT: Final = {
+    b"": (None, None, None, 0),
+    b" NIL": (None, None, None, 1),
+    b" NIL NIL": (None, None, None, 2),
+    b" NIL NIL NIL": (None, None, None, 3),
+}
 
 
-def _flag(text: str) -> Any:
-    if text.upper() == "NIL":  # NIL is not a flag: the generic path says so
-        raise _Fallback
-    return flag(text)
+def _remember(cache: dict[bytes, Any], raw: bytes, value: Any) -> None:
+    if len(cache) >= _CACHE_MAX:
+        cache.clear()
+        cache[b"NIL"] = None
+    cache[raw] = value
 
 
-# Quoted strings repeat a lot in FETCH data ("TEXT", "PLAIN", charsets,
-# hosts, names): their values are interned in a bounded cache.  NIL is
-# pre-filled; the literal placeholder is never cached.
-_CACHE: dict[bytes, bytes | None] = {b"NIL": None}
-# Likewise body parameter lists and dispositions (("CHARSET" "UTF-8") ...),
-# immutable values that are safe to share.
-_STRUCT_CACHE: dict[bytes, Any] = {}
-_CACHE_MAX: Final = 8192
-_MISS: Final = object()
+def _raw_nstring(raw: bytes | None) -> bytes | None:
+    """A raw NIL or quoted string (escapes undone later)."""
+    return None if raw is None or raw == b"NIL" else raw[1:-1]
 
 
-def _ns(raw: bytes, lits: Iterator[bytes]) -> bytes | None:
-    """A matched nstring: NIL, "quoted" or the literal placeholder."""
-    v = _CACHE.get(raw, _MISS)
-    if v is not _MISS:
-        return v  # type: ignore[return-value]
-    c = raw[0]
-    if c == 34:
-        body = raw[1:-1]
-        value = _unescape(rb"\1", body) if 92 in body else body
-        if len(_CACHE) < _CACHE_MAX:
-            _CACHE[raw] = value
-        return value
-    if c == 0:
-        return next(lits)
-    return None
-
-
-def _s(raw: bytes, lits: Iterator[bytes]) -> bytes:
-    v = _ns(raw, lits)
-    if v is None:
-        raise _Fallback
-    return v
-
-
-def _addresses(raw: bytes, lits: Iterator[bytes]) -> tuple[Address, ...] | None:
-    if raw == b"NIL":
-        return None
+def _flags(raw: bytes) -> tuple[Any, ...]:
+    hit = _FLAGS.get(raw)
+    if hit is not None:
+        return hit
+    if not raw:
+        return ()
     out = []
-    get = _CACHE.get
-    miss = _MISS
-    for name, adl, mbox, host in FAST_ADDRESS.findall(raw):
-        a = _new(Address)
-        v = get(name, miss)
-        _set_name(a, _ns(name, lits) if v is miss else v)
-        v = get(adl, miss)
-        _set_adl(a, _ns(adl, lits) if v is miss else v)
-        v = get(mbox, miss)
-        _set_mailbox(a, _ns(mbox, lits) if v is miss else v)
-        v = get(host, miss)
-        _set_host(a, _ns(host, lits) if v is miss else v)
-        out.append(a)
-    return tuple(out)
-
-
-def _envelope(g: Sequence[bytes], lits: Iterator[bytes]) -> Envelope:
-    env = _new(Envelope)
-    s = _ENV
-    s[0](env, _ns(g[0], lits))
-    s[1](env, _ns(g[1], lits))
-    from_ = _addresses(g[2], lits)
-    s[2](env, from_)
-    # sender and reply-to are usually the very text of from: the same
-    # (immutable) tuple is shared, unless a literal is in it
-    same = g[2] is not None and 0 not in g[2]
-    s[3](env, from_ if same and g[3] == g[2] else _addresses(g[3], lits))
-    s[4](env, from_ if same and g[4] == g[2] else _addresses(g[4], lits))
-    s[5](env, _addresses(g[5], lits))
-    s[6](env, _addresses(g[6], lits))
-    s[7](env, _addresses(g[7], lits))
-    s[8](env, _ns(g[8], lits))
-    s[9](env, _ns(g[9], lits))
-    return env
-
-
-def _params(raw: bytes | None, lits: Iterator[bytes]) -> tuple[tuple[bytes, bytes], ...] | None:
-    if raw is None or raw == b"NIL":
-        return None
-    hit = _STRUCT_CACHE.get(raw, _MISS)
-    if hit is not _MISS:
-        return hit  # type: ignore[no-any-return]
-    value = tuple((_s(k, lits), _s(v, lits)) for k, v in FAST_PAIR.findall(raw))
-    _remember(raw, value)
+    for text in raw.decode("ascii").split(" "):
+        if text.upper() == "NIL":  # NIL is not a flag: the generic path says so
+            raise _Fallback
+        out.append(flag(text))
+    value = tuple(out)
+    if len(_FLAGS) >= _CACHE_MAX:
+        _FLAGS.clear()
+    _FLAGS[raw] = value
     return value
 
 
-def _remember(raw: bytes, value: Any) -> None:
-    # a structure holding a literal placeholder is never cached
-    if len(_STRUCT_CACHE) < _CACHE_MAX and 0 not in raw:
-        _STRUCT_CACHE[raw] = value
-
-
-def _disposition(raw: bytes | None, lits: Iterator[bytes]) -> Disposition | None:
-    if raw is None or raw == b"NIL":
+def _addresses(raw: bytes) -> tuple[Address, ...] | None:
+    if raw == b"NIL":
         return None
-    # "(" string SP body-fld-param ")"
-    hit = _STRUCT_CACHE.get(raw, _MISS)
-    if hit is not _MISS:
-        return hit  # type: ignore[no-any-return]
-    inner = raw[1:-1]
-    split = _split_dsp(inner)
-    d = _new(Disposition)
-    _set(d, "type", _s(split[0], lits))
-    _set(d, "params", _params(split[1], lits))
-    _remember(raw, d)
+    new = _new_address
+    return tuple([new(*m.groups()) for m in _finditer_address(raw)])
+
+
+def _envelope(g: Sequence[Any]) -> Envelope:
+    # groups: date, subject, from, sender, reply-to, to, cc, bcc (raw),
+    # in-reply-to, message-id
+    raw_from = g[2]
+    from_ = _addresses(raw_from)
+    # sender and reply-to are usually the very text of from: the same
+    # (immutable) tuple is shared
+    raw = g[3]
+    sender = from_ if raw == raw_from else _addresses(raw)
+    raw = g[4]
+    reply_to = from_ if raw == raw_from else _addresses(raw)
+    return _new_envelope(
+        g[0],
+        g[1],
+        from_,
+        sender,
+        reply_to,
+        _addresses(g[5]),
+        _addresses(g[6]),
+        _addresses(g[7]),
+        g[8],
+        g[9],
+    )
+
+
+def _params(raw: bytes) -> tuple[tuple[bytes, bytes], ...] | None:
+    try:
+        return _PARAMS[raw]
+    except KeyError:
+        pass
+    value: tuple[tuple[bytes, bytes], ...] = tuple(_findall_pair(raw))
+    _remember(_PARAMS, raw, value)
+    return value
+
+
+def _disposition(raw: bytes | None) -> Disposition | None:
+    # body-fld-dsp = "(" string SP body-fld-param ")" / nil
+    if raw is None:
+        return None
+    try:
+        return _DISPOSITIONS[raw]
+    except KeyError:
+        pass
+    m = FAST_DSP.match(raw)
+    if m is None:  # pragma: no cover - the enclosing pattern matched it
+        raise _Fallback
+    d = _new_disposition(m.group(1), _params(m.group(2)))
+    _remember(_DISPOSITIONS, raw, d)
     return d
 
 
-def _split_dsp(inner: bytes) -> tuple[bytes, bytes]:
-    # the type is a quoted string or the literal placeholder
-    if inner[:1] == b"\x00":
-        return inner[:1], inner[2:]
-    m = FAST_QUOTED_IN_LIST.match(inner)
-    if m is None:
-        raise _Fallback
-    return m.group(), inner[m.end() + 1 :]
-
-
-def _language(raw: bytes | None, lits: Iterator[bytes]) -> tuple[bytes, ...] | None:
+def _language(raw: bytes | None) -> tuple[bytes, ...] | None:
+    # body-fld-lang = nstring / "(" string *(SP string) ")"
     if raw is None or raw == b"NIL":
         return None
     if raw[0] == 40:
-        return tuple(_s(x, lits) for x in FAST_QUOTED_IN_LIST.findall(raw))
-    return (_s(raw, lits),)
+        return tuple(FAST_QUOTED.findall(raw))
+    return (raw[1:-1],)
 
 
-def _leaf(m: Any, lits: Iterator[bytes]) -> SinglePart:
+def _leaf_ext(raw: bytes) -> tuple[Any, ...]:
+    m = FAST_LEAF_EXT.match(raw)
+    if m is None:  # pragma: no cover - the enclosing pattern matched it
+        raise _Fallback
     g = m.groups()
-    mtype = _s(g[0], lits)
+    return (
+        _raw_nstring(g[0]),
+        _disposition(g[1]),
+        _language(g[2]),
+        _raw_nstring(g[3]),
+        4 - g.count(None),
+    )
+
+
+def _mpart_ext(raw: bytes) -> tuple[Any, ...]:
+    m = FAST_MPART_EXT.match(raw)
+    if m is None:  # pragma: no cover - the enclosing pattern matched it
+        raise _Fallback
+    g = m.groups()
+    return (_disposition(g[0]), _language(g[1]), _raw_nstring(g[2]), 3 - g.count(None))
+
+
+def _leaf(g: Sequence[Any]) -> SinglePart:
+    # groups: type, subtype, params (raw), id, description, encoding, size,
+    # lines, extension data (raw)
+    mtype = g[0]
     upper = mtype.upper()
     if upper == b"MESSAGE":
         raise _Fallback
-    is_text = upper == b"TEXT"
-    if is_text != (g[7] is not None):
+    lines = g[7]
+    if (upper == b"TEXT") != (lines is not None):
         raise _Fallback
-    p = _new(SinglePart)
-    s = _SP
-    s["type"](p, mtype)
-    s["subtype"](p, _s(g[1], lits))
-    s["params"](p, _params(g[2], lits))
-    s["id"](p, _ns(g[3], lits))
-    s["description"](p, _ns(g[4], lits))
-    s["encoding"](p, _s(g[5], lits))
-    s["size"](p, int(g[6]))
-    s["envelope"](p, None)
-    s["body"](p, None)
-    s["lines"](p, int(g[7]) if is_text else None)
-    ext = g[8:]
-    if ext == _NO_EXT:
-        s["md5"](p, None)
-        s["disposition"](p, None)
-        s["language"](p, None)
-        s["location"](p, None)
-        s["extension_count"](p, 0)
-    else:
-        s["md5"](p, _ns(g[8], lits) if g[8] is not None else None)
-        s["disposition"](p, _disposition(g[9], lits))
-        s["language"](p, _language(g[10], lits))
-        s["location"](p, _ns(g[11], lits) if g[11] is not None else None)
-        s["extension_count"](p, 4 - ext.count(None))
-    s["extensions"](p, ())
-    return p
+    ext = _LEAF_EXT.get(g[8])
+    if ext is None:
+        ext = _leaf_ext(g[8])
+    return _new_single(
+        mtype,
+        g[1],
+        _params(g[2]),
+        g[3],
+        g[4],
+        g[5],
+        int(g[6]),
+        None,
+        None,
+        None if lines is None else int(lines),
+        ext[0],
+        ext[1],
+        ext[2],
+        ext[3],
+        (),
+        ext[4],
+    )
 
 
-def _body(line: bytes, pos: int, lits: Iterator[bytes], max_depth: int) -> tuple[Any, int]:
+def _body(line: bytes, pos: int, max_depth: int) -> tuple[Any, int]:
     """body = "(" (body-type-1part / body-type-mpart) ")", with an explicit
     stack for the multiparts."""
     stack: list[list[Any]] = []
@@ -249,10 +288,10 @@ def _body(line: bytes, pos: int, lits: Iterator[bytes], max_depth: int) -> tuple
             stack.append([])
             pos += 1
             continue
-        m = FAST_BODY_LEAF.match(line, pos)
+        m = _match_leaf(line, pos)
         if m is None:
             raise _Fallback
-        part: Any = _leaf(m, lits)
+        part: Any = _leaf(m.groups())
         pos = m.end()
         while True:
             if not stack:
@@ -260,87 +299,127 @@ def _body(line: bytes, pos: int, lits: Iterator[bytes], max_depth: int) -> tuple
             stack[-1].append(part)
             if line[pos : pos + 1] == b"(":
                 break  # the next part of this multipart
-            t = FAST_BODY_TAIL.match(line, pos)
+            t = _match_tail(line, pos)
             if t is None:
                 raise _Fallback
-            g = t.groups()
-            mp = _new(MultiPart)
-            ms = _MP
-            ms[0](mp, tuple(stack.pop()))
-            ms[1](mp, _s(g[0], lits))
-            ms[2](mp, _params(g[1], lits))
-            ms[3](mp, _disposition(g[2], lits))
-            ms[4](mp, _language(g[3], lits))
-            ms[5](mp, _ns(g[4], lits) if g[4] is not None else None)
-            ms[6](mp, ())
-            ms[7](mp, 4 - g.count(None))
-            part = mp
+            subtype, raw_params, rest = t.groups()
+            if raw_params is None:
+                part = _new_multi(tuple(stack.pop()), subtype, None, None, None, None, (), 0)
+            else:
+                ext = _MPART_EXT.get(rest)
+                if ext is None:
+                    ext = _mpart_ext(rest)
+                part = _new_multi(
+                    tuple(stack.pop()),
+                    subtype,
+                    _params(raw_params),
+                    ext[0],
+                    ext[1],
+                    ext[2],
+                    (),
+                    ext[3] + 1,
+                )
             pos = t.end()
 
 
-def _joined(fragments: Sequence[Any], start: int) -> tuple[bytes, list[bytes]]:
-    first = fragments[0]
-    if len(fragments) == 1:
-        if 0 in first:
-            raise _Fallback
-        return first[start:], []
+def _inlined(fragments: Sequence[Any]) -> bytes | None:
+    """The message as one line, each literal replaced by a quoted string of
+    the same value; ``None`` if one cannot be (a binary or streamed literal,
+    CR, LF or NUL in it, or one too large to be anything this path reads)."""
     parts = []
-    lits = []
     last = len(fragments) - 1
     for i in range(0, last, 2):
         line = fragments[i]
-        m = LITERAL_ANNOUNCEMENT.search(line)
         lit = fragments[i + 1]
-        if m is None or m.group(1) or type(lit) is not bytes or 0 in line:
-            raise _Fallback
-        parts.append(line[start if i == 0 else 0 : m.start()])
-        parts.append(b"\x00")
-        lits.append(lit)
-    tail = fragments[last]
-    if 0 in tail:
-        raise _Fallback
-    parts.append(tail)
-    return b"".join(parts), lits
+        # the framer checked the announcement: "{n}" or "{n+}", or "~{n}"
+        brace = line.rfind(b"{")
+        if brace <= 0 or line[brace - 1] == 126 or type(lit) is not bytes:
+            return None
+        if len(lit) > _MAX_INLINE:
+            return None
+        parts.append(line[:brace])
+        if FAST_NOT_QUOTABLE.search(lit) is not None:
+            if b"\r" in lit or b"\n" in lit or b"\x00" in lit:
+                return None
+            lit = lit.replace(b"\\", b"\\\\").replace(b'"', b'\\"')
+        parts += (b'"', lit, b'"')
+    parts.append(fragments[last])
+    return b"".join(parts)
+
+
+def _unescaped(v: Any) -> Any:
+    """``v`` with the quoted-string escapes undone in every string."""
+    t = type(v)
+    if t is bytes:
+        return _unescape(rb"\1", v) if 92 in v else v
+    if t is tuple:
+        return tuple([_unescaped(x) for x in v])
+    make = _MAKERS.get(t)
+    if make is None:
+        return v
+    return make(*[_unescaped(getattr(v, name)) for name in t.__dataclass_fields__])
+
+
+_MAKERS: Final[dict[type, Callable[..., Any]]] = {
+    Address: _new_address,
+    Envelope: _new_envelope,
+    Disposition: _new_disposition,
+    SinglePart: _new_single,
+    MultiPart: _new_multi,
+}
 
 
 def fast_fetch(seq: int, fragments: Sequence[Any], start: int, max_depth: int) -> Fetch | None:
     """The FETCH at ``fragments`` (msg-att from offset ``start`` of the first
     line), or ``None`` when the generic path must read it."""
-    try:
-        line, lit_list = _joined(fragments, start)
-        lits = iter(lit_list)
-        if seq == 0 or line[:1] != b"(":
+    if seq == 0:
+        return None
+    if len(fragments) == 1:
+        line = fragments[0]
+    else:
+        joined = _inlined(fragments)
+        if joined is None:
             return None
-        d = dict(_FETCH_DEFAULTS)
-        pos = 1
-        end = len(line)
-        match = FAST_ITEM.match
+        line = joined
+    if line[start : start + 1] != b"(":
+        return None
+    uid = flags = internaldate = size = envelope = None
+    bodystructure = body = modseq = msgid = thrid = None
+    pos = start + 1
+    end = len(line)
+    try:
         while True:
-            m = match(line, pos)
+            m = _match_item(line, pos)
             if m is None:
                 return None
-            idx = m.lastindex or 0
+            idx = m.lastindex
             if idx == 1:
-                d["uid"] = int(m.group(1))
+                uid = int(m.group(1))
             elif idx == 2:
-                raw = m.group(2)
-                d["flags"] = (
-                    tuple([_flag(f) for f in raw.decode("ascii").split(" ")]) if raw else ()
-                )
+                flags = _flags(m.group(2))
             elif idx == 3:
-                d["internaldate"] = datetime(m.group(3))
-            elif idx <= 7:
-                n = int(m.group(idx))
+                internaldate = datetime(m.group(3))
+            elif idx == 8:
+                envelope = _envelope(m.groups()[8:18])
+            elif idx == 19 or idx == 20:
+                part, pos = _body(line, m.end(), max_depth)
+                if idx == 19:
+                    bodystructure = part
+                else:
+                    body = part
+                m = None
+            else:
+                n = int(m.group(idx))  # type: ignore[arg-type]
                 if n >= 2**63:
                     return None
-                d[_NUMBER_ITEMS[idx]] = n
-            elif idx == 17:
-                d["envelope"] = _envelope(m.groups()[7:17], lits)
-            else:  # 18: BODYSTRUCTURE, 19: BODY, followed by "("
-                body, pos2 = _body(line, m.end(), lits, max_depth)
-                d["bodystructure" if idx == 18 else "body"] = body
-                pos = pos2
-                m = None
+                if idx == 4:
+                    size = n
+                elif idx == 5:
+                    modseq = n
+                elif idx == 6:
+                    msgid = n
+                else:
+                    thrid = n
             if m is not None:
                 pos = m.end()
             c = line[pos : pos + 1]
@@ -350,13 +429,31 @@ def fast_fetch(seq: int, fragments: Sequence[Any], start: int, max_depth: int) -
             if c == b")" and (pos + 1 == end or line[pos + 1 :] == b" "):
                 break
             return None
-        if next(lits, None) is not None:
-            return None
-        f = _new(Fetch)
-        _FETCH_SEQ(f, seq)
-        for setter, value in zip(_FETCH_SETTERS, d.values(), strict=True):
-            setter(f, value)
-        return f
-    except (_Fallback, StopIteration, RemoteProtocolError):
+        if b'\\"' in line or b"\\\\" in line:
+            # some quoted string holds an escape
+            envelope = _unescaped(envelope)
+            bodystructure = _unescaped(bodystructure)
+            body = _unescaped(body)
+    except (_Fallback, RemoteProtocolError, RecursionError):
         # the generic path reads it, or raises the error with its message
         return None
+    return _new_fetch(
+        seq,
+        uid,
+        flags,
+        internaldate,
+        size,
+        envelope,
+        bodystructure,
+        body,
+        (),
+        None,
+        None,
+        None,
+        (),
+        modseq,
+        msgid,
+        thrid,
+        None,
+        (),
+    )

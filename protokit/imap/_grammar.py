@@ -191,26 +191,32 @@ PARAM_NAME: Final = re.compile(r"[A-Za-z][A-Za-z0-9.\-]{0,63}\Z")
 
 # -- the FETCH fast path (_fastfetch.py) ----------------------------------------
 # Each pattern accepts a subset of what the generic tokenizer accepts, in the
-# exact form servers send (upper-case names, NIL, single spaces), with a NUL
-# standing for a literal; anything else fails to match and the message takes
-# the generic path.
+# exact form servers send (upper-case names, NIL, single spaces); anything
+# else fails to match and the message takes the generic path.  The fast path
+# first inlines each literal as a quoted string, so a string here is always
+# quoted.  Most groups capture a value ready to use: the content of a quoted
+# string (its escapes are undone afterwards, only in a message that has any),
+# ``None`` for NIL; the rarer structures are captured raw and read apart.
 _FQ = rb'"[^"\\\r\n\x00]*(?:\\["\\][^"\\\r\n\x00]*)*"'
-_FS = rb"(?:" + _FQ + rb"|\x00)"
-_FNS = rb"(?:NIL|" + _FQ + rb"|\x00)"
+_FQC = rb'"([^"\\\r\n\x00]*(?:\\["\\][^"\\\r\n\x00]*)*)"'
+_FNS = rb"(?:NIL|" + _FQ + rb")"
+_FNSC = rb"(?:NIL|" + _FQC + rb")"
 _FADDR = rb"\(" + _FNS + rb" " + _FNS + rb" " + _FNS + rb" " + _FNS + rb"\)"
 _FALIST = rb"(NIL|\((?:" + _FADDR + rb"){1,1000}\))"
-_FPARAMS = rb"NIL|\(" + _FS + rb" " + _FS + rb"(?: " + _FS + rb" " + _FS + rb"){0,1000}\)"
-_FDSP = rb"NIL|\(" + _FS + rb" (?:" + _FPARAMS + rb")\)"
-_FLANG = rb"NIL|" + _FS + rb"|\(" + _FS + rb"(?: " + _FS + rb"){0,1000}\)"
+_FPARAMS = rb"NIL|\(" + _FQ + rb" " + _FQ + rb"(?: " + _FQ + rb" " + _FQ + rb"){0,1000}\)"
+_FDSP = rb"NIL|\(" + _FQ + rb" (?:" + _FPARAMS + rb")\)"
+_FLANG = rb"NIL|" + _FQ + rb"|\(" + _FQ + rb"(?: " + _FQ + rb"){0,1000}\)"
 # envelope = "(" env-date SP env-subject SP env-from SP env-sender SP
 #            env-reply-to SP env-to SP env-cc SP env-bcc SP env-in-reply-to SP
 #            env-message-id ")"
 _FENV = (
-    rb"ENVELOPE \((" + _FNS + rb") (" + _FNS + rb") " + rb" ".join([_FALIST] * 6)
-    + rb" (" + _FNS + rb") (" + _FNS + rb")\)"
+    rb"(ENVELOPE \(" + _FNSC + rb" " + _FNSC + rb" " + rb" ".join([_FALIST] * 6)
+    + rb" " + _FNSC + rb" " + _FNSC + rb"\))"
 )  # fmt: skip
 # Groups: 1 UID, 2 FLAGS, 3 INTERNALDATE, 4 RFC822.SIZE, 5 MODSEQ,
-# 6 X-GM-MSGID, 7 X-GM-THRID, 8-17 ENVELOPE, 18 BODYSTRUCTURE, 19 BODY.
+# 6 X-GM-MSGID, 7 X-GM-THRID, 8 ENVELOPE (the whole item, so that it is the
+# match's lastindex; 9-18 its fields: date, subject and the two ids as
+# content, the six address lists raw), 19 BODYSTRUCTURE, 20 BODY.
 FAST_ITEM: Final = re.compile(
     rb"(?:UID ([0-9]{1,10})"
     rb"|FLAGS \(((?:\\?[!#$&'+,\-./0-9:;<=>?@A-Z^_`a-z|}~]{1,256}"
@@ -222,24 +228,42 @@ FAST_ITEM: Final = re.compile(
     rb"|X-GM-THRID ([0-9]{1,19})"
     rb"|" + _FENV + rb"|(BODYSTRUCTURE) (?=\()|(BODY) (?=\())"
 )
+# one address of a list: name, adl, mailbox, host as content / None
 FAST_ADDRESS: Final = re.compile(
-    rb"\((" + _FNS + rb") (" + _FNS + rb") (" + _FNS + rb") (" + _FNS + rb")\)"
+    rb"\(" + _FNSC + rb" " + _FNSC + rb" " + _FNSC + rb" " + _FNSC + rb"\)"
 )
-FAST_PAIR: Final = re.compile(rb"(" + _FS + rb") (" + _FS + rb")")
-FAST_QUOTED_IN_LIST: Final = re.compile(_FS)
+# body-fld-param's pairs, as content
+FAST_PAIR: Final = re.compile(_FQC + rb" " + _FQC)
+FAST_QUOTED: Final = re.compile(_FQC)
+# body-fld-dsp = "(" string SP body-fld-param ")": type as content, params raw
+FAST_DSP: Final = re.compile(rb"\(" + _FQC + rb" (" + _FPARAMS + rb")\)\Z")
 # body-type-basic / body-type-text with body-ext-1part up to body-fld-loc:
-# groups 1 type, 2 subtype, 3 params, 4 id, 5 description, 6 encoding,
-# 7 size, 8 lines, 9 md5, 10 disposition, 11 language, 12 location
+# groups 1 type, 2 subtype (content), 3 params (raw), 4 id, 5 description,
+# 6 encoding (content), 7 size, 8 lines, 9 the extension data, raw (often
+# one of a few constants such as " NIL NIL NIL NIL")
 FAST_BODY_LEAF: Final = re.compile(
-    rb"\((" + _FS + rb") (" + _FS + rb") (" + _FPARAMS + rb") (" + _FNS + rb") (" + _FNS
-    + rb") (" + _FS + rb") ([0-9]{1,20})(?: ([0-9]{1,20}))?"
-    rb"(?: (" + _FNS + rb")(?: (" + _FDSP + rb")(?: (" + _FLANG + rb")(?: (" + _FNS
-    + rb"))?)?)?)?\)"
+    rb"\(" + _FQC + rb" " + _FQC + rb" (" + _FPARAMS + rb") " + _FNSC + rb" " + _FNSC
+    + rb" " + _FQC + rb" ([0-9]{1,20})(?: ([0-9]{1,20}))?"
+    rb"((?: " + _FNS + rb"(?: (?:" + _FDSP + rb")(?: (?:" + _FLANG + rb")(?: " + _FNS
+    + rb")?)?)?)?)\)"
+)  # fmt: skip
+# that extension data read apart: 1 md5, 2 disposition, 3 language, 4 location
+FAST_LEAF_EXT: Final = re.compile(
+    rb" (" + _FNS + rb")(?: (" + _FDSP + rb")(?: (" + _FLANG + rb")(?: (" + _FNS
+    + rb"))?)?)?\Z"
 )  # fmt: skip
 # the end of body-type-mpart: SP media-subtype [SP body-ext-mpart] ")",
-# body-ext-mpart up to body-fld-loc: groups 1 subtype, 2 params,
-# 3 disposition, 4 language, 5 location
+# body-ext-mpart up to body-fld-loc: groups 1 subtype (content), 2 params
+# (raw), 3 the rest of the extension data (raw)
 FAST_BODY_TAIL: Final = re.compile(
-    rb" (" + _FS + rb")(?: (" + _FPARAMS + rb")(?: (" + _FDSP + rb")(?: (" + _FLANG
-    + rb")(?: (" + _FNS + rb"))?)?)?)?\)"
+    rb" " + _FQC + rb"(?: (" + _FPARAMS + rb")((?: (?:" + _FDSP + rb")(?: (?:" + _FLANG
+    + rb")(?: " + _FNS + rb")?)?)?))?\)"
 )  # fmt: skip
+# that rest read apart: 1 disposition, 2 language, 3 location
+FAST_MPART_EXT: Final = re.compile(
+    rb" (" + _FDSP + rb")(?: (" + _FLANG + rb")(?: (" + _FNS + rb"))?)?\Z"
+)
+# what needs reading in a line that has any: a quoted-string escape
+FAST_ESCAPED: Final = re.compile(rb'\\["\\]')
+# what a literal may not hold to be inlined as a quoted string
+FAST_NOT_QUOTABLE: Final = re.compile(rb'[\r\n\x00"\\]')
