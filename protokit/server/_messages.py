@@ -16,6 +16,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Final
 
 from ._db import Database
+from ._schema import BODY_CHUNK
 from ._types import (
     Account,
     ChangeKind,
@@ -125,14 +126,25 @@ class MessagesMixin:
         if row is not None:
             return int(row[0])
         body_id = db.execute(
-            "INSERT INTO bodies (sha256, size, data) VALUES (?, ?, zeroblob(?))",
-            (digest, size, size),
+            "INSERT INTO bodies (sha256, size) VALUES (?, ?)", (digest, size)
         ).lastrowid
         assert body_id is not None
-        if size:
-            with db.blobopen("bodies", "data", body_id) as blob:
-                for chunk in writer._chunks():
-                    blob.write(chunk)
+        seq = 0
+        pending = bytearray()
+        for chunk in writer._chunks():
+            pending += chunk
+            while len(pending) >= BODY_CHUNK:
+                db.execute(
+                    "INSERT INTO body_chunks (body_id, seq, data) VALUES (?, ?, ?)",
+                    (body_id, seq, bytes(pending[:BODY_CHUNK])),
+                )
+                del pending[:BODY_CHUNK]
+                seq += 1
+        if pending:
+            db.execute(
+                "INSERT INTO body_chunks (body_id, seq, data) VALUES (?, ?, ?)",
+                (body_id, seq, bytes(pending)),
+            )
         return body_id
 
     def _new_message(
@@ -360,11 +372,22 @@ class MessagesMixin:
             ).fetchone()
             if row is None:
                 raise StoreError("no such message")
-            if offset >= row[1] or size == 0:
+            end = min(offset + size, int(row[1]))
+            if offset >= end:
                 return b""
-            with db.blobopen("bodies", "data", row[0], readonly=True) as blob:
-                blob.seek(offset)
-                return blob.read(size)
+            first, last = offset // BODY_CHUNK, (end - 1) // BODY_CHUNK
+            parts = [
+                bytes(data)
+                for (data,) in db.execute(
+                    "SELECT data FROM body_chunks WHERE body_id = ? AND seq BETWEEN ? AND ?"
+                    " ORDER BY seq",
+                    (row[0], first, last),
+                )
+            ]
+        skip = offset - first * BODY_CHUNK
+        if len(parts) == 1:
+            return parts[0][skip : skip + end - offset]
+        return b"".join(parts)[skip : skip + end - offset]
 
     def read_message(
         self, account_id: int, gm_msgid: int, chunk_size: int = _BLOB_CHUNK

@@ -454,3 +454,26 @@ def test_deleting_a_mailbox_keeps_messages_in_all_mail(store: Store, alice: Acco
     store.copy(box(store, alice, "INBOX"), ALL, work.id)
     store.delete_mailbox(alice.id, "Work")
     assert store.fetch(box(store, alice, "All Mail"))[0].labels == ("\\Inbox",)
+
+
+def test_body_chunk_slices_across_row_boundaries(store: Store, alice: Account) -> None:
+    from protokit.server._schema import BODY_CHUNK
+
+    data = bytes(i % 253 for i in range(3 * BODY_CHUNK + 17))
+    d = deliver(store, "alice@example.com", data)
+    rows = store._db.db.execute(
+        "SELECT seq, length(data) FROM body_chunks ORDER BY seq"
+    ).fetchall()
+    assert rows == [(0, BODY_CHUNK), (1, BODY_CHUNK), (2, BODY_CHUNK), (3, 17)]
+    for offset, size in [
+        (0, 1),
+        (BODY_CHUNK - 1, 2),
+        (BODY_CHUNK, BODY_CHUNK),
+        (BODY_CHUNK - 5, 2 * BODY_CHUNK + 10),
+        (3 * BODY_CHUNK + 16, 100),
+        (0, len(data) + 1),
+        (5, 0),
+    ]:
+        assert store.body_chunk(alice.id, d.gm_msgid, offset, size) == data[offset : offset + size]
+    for chunk_size in (1000, BODY_CHUNK, BODY_CHUNK + 1, 10 * BODY_CHUNK):
+        assert read_all(store, alice.id, d.gm_msgid, chunk_size) == data

@@ -71,7 +71,7 @@ def _seed_v1(db: sqlite3.Connection) -> None:
 
 def test_fresh_database_is_at_the_latest_version(store: Store) -> None:
     db = sqlite3.connect(store.path)
-    assert schema_version(db) == SCHEMA_VERSION == len(MIGRATIONS) == 3
+    assert schema_version(db) == SCHEMA_VERSION == len(MIGRATIONS) == 4
     db.close()
 
 
