@@ -95,7 +95,8 @@ class ServerConnection:
         self._out: list[bytes] = []
         self._events: deque[ServerEvent] = deque()
         self._tls = self.config.tls_active
-        self._channel_binding: bytes | None = None
+        self._channel_binding: bytes | None = self.config.channel_binding
+        self._client_cert = self.config.client_certificate_verified
         self._utf8 = False
         self.enabled: frozenset[str] = frozenset()
         self._compressed = False
@@ -170,12 +171,21 @@ class ServerConnection:
         return tuple(caps)
 
     def _mechanisms(self) -> list[str]:
+        """Mechanisms offered now: plaintext-equivalent ones only under TLS
+        (unless allowed), -PLUS only with channel binding data, EXTERNAL
+        only with a verified client certificate (SECURITY.md)."""
         secure = self._tls or self.config.allow_plaintext
-        return [
-            m.upper()
-            for m in self.config.mechanisms
-            if secure or m.upper() not in _PLAINTEXT_MECHANISMS
-        ]
+        out = []
+        for m in self.config.mechanisms:
+            name = m.upper()
+            if name in _PLAINTEXT_MECHANISMS and not secure:
+                continue
+            if name.endswith("-PLUS") and self._channel_binding is None:
+                continue
+            if name == "EXTERNAL" and not (self._tls and self._client_cert):
+                continue
+            out.append(name)
+        return out
 
     # -- the contract -------------------------------------------------------------
 
@@ -388,10 +398,13 @@ class ServerConnection:
         self._session.fire(Transition.STARTTLS_OK)
         return StartTLSRequested(tag=tag)
 
-    def start_tls_done(self, *, channel_binding: bytes | None = None) -> None:
+    def start_tls_done(
+        self, *, channel_binding: bytes | None = None, client_certificate_verified: bool = False
+    ) -> None:
         """TLS is up after StartTLSRequested: the session restarts in not
         authenticated state; what the client said before is forgotten.
-        ``channel_binding`` (tls-server-end-point) enables -PLUS mechanisms."""
+        ``channel_binding`` (tls-server-end-point) enables -PLUS mechanisms,
+        ``client_certificate_verified`` EXTERNAL."""
         if self.state is not State.STARTING_TLS:
             raise LocalProtocolError("start_tls_done() without an accepted STARTTLS")
         if self._injected or self._framer.unread():
@@ -399,6 +412,7 @@ class ServerConnection:
         self._session.fire(Transition.TLS_ESTABLISHED)
         self._tls = True
         self._channel_binding = channel_binding
+        self._client_cert = client_certificate_verified
         self._framer = self._new_framer()
         self._utf8 = False
         self.enabled = frozenset()

@@ -52,6 +52,10 @@ class ServerConfig:
     mechanisms: tuple[str, ...] = ("PLAIN",)
     starttls: bool = False
     tls_active: bool = False
+    #: Implicit TLS: tls-server-end-point data (enables -PLUS mechanisms) and
+    #: whether the client presented a verified certificate (enables EXTERNAL).
+    channel_binding: bytes | None = None
+    client_certificate_verified: bool = False
     allow_plaintext: bool = False
     preauth: bool = False
     greeting: str = "protokit IMAP server ready"

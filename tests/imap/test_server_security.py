@@ -127,3 +127,23 @@ def _answer(conn: Any, ev: Any) -> None:
             conn.answer_sasl(False)
         elif isinstance(ev, CommandReceived) and type(ev.command).__name__ != "Idle":
             conn.complete("NO", "no")
+
+
+def test_external_only_with_a_verified_certificate_and_plus_only_with_binding() -> None:
+    mechs = ("EXTERNAL", "SCRAM-SHA-256-PLUS", "SCRAM-SHA-256")
+    s = greeted_server(tls_active=True, mechanisms=mechs)
+    assert [c for c in s.capability_list() if c.startswith("AUTH=")] == ["AUTH=SCRAM-SHA-256"]
+    feed(s, [b"a1 AUTHENTICATE EXTERNAL =\r\n"])
+    assert s.data_to_send() == b"a1 NO Unsupported authentication mechanism\r\n"
+    t = greeted_server(
+        tls_active=True, mechanisms=mechs, client_certificate_verified=True, channel_binding=b"x"
+    )
+    assert [c for c in t.capability_list() if c.startswith("AUTH=")] == [
+        "AUTH=EXTERNAL",
+        "AUTH=SCRAM-SHA-256-PLUS",
+        "AUTH=SCRAM-SHA-256",
+    ]
+    u = greeted_server(starttls=True, mechanisms=mechs)
+    feed(u, [b"a STARTTLS\r\n"])
+    u.start_tls_done(channel_binding=b"cb", client_certificate_verified=True)
+    assert "AUTH=EXTERNAL" in u.capability_list()
