@@ -107,6 +107,7 @@ class ServerConnection:
         self._auth_wait = ""  # "line": a client response; "answer": the application
         self._deferred: list[Response] = []
         self._errors = 0
+        self._backlog = 0
         self._peer_closed = False
         self._injected = False
         if self.config.preauth:
@@ -197,7 +198,15 @@ class ServerConnection:
             # Plaintext after STARTTLS: the CVE-2011-0411 injection class.
             self._injected = True
         elif self.state not in (State.CLOSED, State.ERROR):
+            if self._answering():
+                # Pipelined behind a command the application is answering.
+                self._backlog += len(data)
             self._framer.feed(data)
+
+    def _answering(self) -> bool:
+        return self._auth_wait == "answer" or (
+            self._current is not None and self._idle_tag is None and self._auth_wait != "line"
+        )
 
     def data_to_send(self) -> bytes:
         out = b"".join(self._out)
@@ -226,11 +235,12 @@ class ServerConnection:
             return self._closed() if self._peer_closed else NEED_DATA
         if state is State.LOGOUT:
             return self._closed() if self._peer_closed else NEED_DATA
-        if self._auth_wait == "answer" or (
-            self._current is not None and self._idle_tag is None and self._auth_wait != "line"
-        ):
-            # The application is answering: pipelined commands wait.
+        if self._answering():
+            # The application is answering: pipelined commands wait, bounded.
+            if self._backlog > self.config.max_backlog:
+                self._fail("Too many pipelined commands")
             return self._closed() if self._peer_closed else NEED_DATA
+        self._backlog = 0
         while True:
             ev = self._framer.next_event()
             if ev is NEED_DATA:

@@ -67,6 +67,9 @@ class ServerConfig:
     stream_threshold: int = STREAM_THRESHOLD
     #: Refused commands in a row before the connection is closed.
     max_errors: int = 10
+    #: Octets a client may pipeline while the application answers a command
+    #: (DESIGN.md: about 1000 queued commands); past it the connection closes.
+    max_backlog: int = 1024 * 1024
 
     def __post_init__(self) -> None:
         if TEXT.match(self.greeting.encode("utf-8")) is None:

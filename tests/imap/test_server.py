@@ -348,3 +348,36 @@ def test_peer_close() -> None:
     s = greeted_server()
     assert feed(s, [b""]) == [ConnectionClosed()]
     assert s.state is State.CLOSED
+
+
+_BURST = (
+    b"a1 NOOP\r\na2 APPEND INBOX {5}\r\nhello\r\na3 SELECT {5}\r\nINBOX\r\n"
+    b"a4 FETCH 1 (FLAGS)\r\na5 LOGOUT\r\n"
+)
+
+
+@pytest.mark.parametrize(("label", "chunks"), three_ways(_BURST, b"garbage after logout\r\n"))
+def test_pipelined_burst_read_the_same_however_fed(label: str, chunks: list[bytes]) -> None:
+    s = greeted_server(preauth=True)
+    got = []
+    for chunk in chunks:
+        s.receive_data(chunk)
+        while (ev := s.next_event()) is not NEED_DATA:
+            got.append(ev)
+            if isinstance(ev, CommandReceived):
+                s.complete("OK")
+    assert [e.command.tag for e in got] == ["a1", "a2", "a3", "a4", "a5"]
+    assert got[1].command.messages[0].data == b"hello" and got[2].command.mailbox == "INBOX"
+    out = s.data_to_send()
+    assert out.count(b"+ Ready for literal data\r\n") == 2
+    assert out.endswith(b"* BYE Logging out\r\na5 OK LOGOUT completed\r\n")
+    assert s.state is State.LOGOUT
+
+
+def test_pipelined_backlog_is_bounded() -> None:
+    s = greeted_server(preauth=True, max_backlog=100)
+    feed(s, [b"a1 NOOP\r\n"])
+    s.receive_data(b"a2 NOOP\r\n" * 20)
+    with pytest.raises(RemoteProtocolError, match="pipelined"):
+        s.next_event()
+    assert s.data_to_send().endswith(b"* BYE Too many pipelined commands\r\n")
