@@ -4,6 +4,8 @@ The :class:`Framer` cuts a byte stream into messages (and literal events);
 ``parse_command`` / ``parse_response`` read one framed ``Message``;
 ``write_command`` returns the pieces a client sends (waiting for "+" before
 each synchronizing literal); ``write_response`` returns bytes.
+:class:`ClientConnection` and :class:`ServerConnection` are the sans-IO
+sessions on top (``receive_data`` / ``next_event`` / ``data_to_send``).
 Standard library only.
 """
 
