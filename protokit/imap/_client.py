@@ -229,7 +229,7 @@ class ClientConnection:
             if isinstance(ev, LiteralChunk):
                 return BodyChunk(data=ev.data)
             if isinstance(ev, LiteralStart):
-                return BodyStart(length=ev.length, binary=ev.binary)
+                return self._body_start(ev)
             if isinstance(ev, LiteralEnd):
                 return BodyEnd()
             if isinstance(ev, BadMessage):
@@ -243,6 +243,18 @@ class ClientConnection:
                 return result
             if self._events:
                 return self._events.popleft()
+
+    def _body_start(self, ev: LiteralStart) -> BodyStart:
+        # "* 12 FETCH (...": name the response the streamed literal is in.
+        parts = self._framer.first_line.split(b" ", 3)
+        if len(parts) >= 3 and parts[0] == b"*" and parts[1].isdigit() and len(parts[1]) < 20:
+            return BodyStart(
+                length=ev.length,
+                binary=ev.binary,
+                command=parts[2].decode("ascii", "replace").upper(),
+                seq=int(parts[1]),
+            )
+        return BodyStart(length=ev.length, binary=ev.binary)
 
     def _closed(self) -> ClientEvent:
         if self.state is not State.CLOSED:

@@ -73,12 +73,15 @@ class CommandHandle:
 class BodyStart:
     """A literal too large to hold begins (a FETCH body on the client, an
     APPEND message or other command literal on the server); ``tag``: the
-    command it belongs to (server side), ``command``: that command's name."""
+    command it belongs to (server side), ``command``: that command's name
+    (server) or the response's ("FETCH", client), ``seq``: the message
+    number of a FETCH response (client)."""
 
     length: int
     binary: bool = False
     tag: str | None = None
     command: str | None = None
+    seq: int | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -327,7 +327,7 @@ def test_fetch_bodies_stream(label: str, chunks: list[bytes]) -> None:
     )
     feed(c, [b"A1 OK\r\nA2 OK\r\n"])
     evs = feed(c, chunks)
-    assert evs[0] == BodyStart(length=100000)
+    assert evs[0] == BodyStart(length=100000, command="FETCH", seq=7)
     body = b"".join(e.data for e in evs if isinstance(e, BodyChunk))
     assert body == _BIG
     tail = [e for e in evs if not isinstance(e, BodyChunk)]
