@@ -39,6 +39,7 @@ from ._types import MessageInfo as MessageInfo
 from ._types import MessageTooLarge as MessageTooLarge
 from ._types import NoSuchAccount as NoSuchAccount
 from ._types import NoSuchMailbox as NoSuchMailbox
+from ._types import PopEntry as PopEntry
 from ._types import SchemaTooNew as SchemaTooNew
 from ._types import SearchQuery as SearchQuery
 from ._types import SelectInfo as SelectInfo
@@ -47,6 +48,7 @@ from ._types import StoreResult as StoreResult
 from ._types import UidRange as UidRange
 from ._types import normalize_flags as normalize_flags
 from ._writer import DEFAULT_MAX_MESSAGE_SIZE as DEFAULT_MAX_MESSAGE_SIZE
+from ._writer import LineEndingCounter as LineEndingCounter
 from ._writer import MessageWriter as MessageWriter
 
 __all__ = [
@@ -78,9 +80,11 @@ __all__ = [
     "MailboxInfo",
     "MessageInfo",
     "MessageTooLarge",
+    "LineEndingCounter",
     "MessageWriter",
     "NoSuchAccount",
     "NoSuchMailbox",
+    "PopEntry",
     "SchemaTooNew",
     "SearchQuery",
     "SelectInfo",

@@ -28,6 +28,7 @@ from ._types import (
     MessageInfo,
     NoSuchAccount,
     NoSuchMailbox,
+    PopEntry,
     SearchQuery,
     StoreError,
     StoreResult,
@@ -126,7 +127,8 @@ class MessagesMixin:
         if row is not None:
             return int(row[0])
         body_id = db.execute(
-            "INSERT INTO bodies (sha256, size) VALUES (?, ?)", (digest, size)
+            "INSERT INTO bodies (sha256, size, crlf_size) VALUES (?, ?, ?)",
+            (digest, size, writer.crlf_size),
         ).lastrowid
         assert body_id is not None
         seq = 0
@@ -603,25 +605,27 @@ class MessagesMixin:
 
     # -- POP3 ----------------------------------------------------------------------------------
 
-    def pop3_maildrop(self, account_id: int, *, recent: bool = False) -> list[tuple[int, int]]:
-        """(X-GM-MSGID, size) of the POP3 maildrop, oldest first.  Normal
-        mode: every message not yet popped.  Recent mode: every message of
-        the last 30 days, popped or not (DESIGN.md)."""
+    def pop3_maildrop(self, account_id: int, *, recent: bool = False) -> list[PopEntry]:
+        """The POP3 maildrop, oldest first.  Normal mode: every message not
+        yet popped.  Recent mode: every message of the last 30 days, popped
+        or not (DESIGN.md).  Sizes count line endings as CRLF (the server
+        sends bare CR or LF as CRLF); the unique-id is the X-GM-MSGID."""
         with self._db.snapshot() as db:
             if recent:
                 since = self._db.now() - 30 * 24 * 3600
                 rows = db.execute(
-                    "SELECT id, size FROM messages WHERE account_id = ? AND internal_date >= ?"
-                    " ORDER BY id",
+                    "SELECT g.id, b.crlf_size FROM messages g JOIN bodies b ON b.id = g.body_id"
+                    " WHERE g.account_id = ? AND g.internal_date >= ? ORDER BY g.id",
                     (account_id, since),
                 ).fetchall()
             else:
                 rows = db.execute(
-                    "SELECT id, size FROM messages g WHERE account_id = ? AND NOT EXISTS"
-                    " (SELECT 1 FROM pop3_popped p WHERE p.message_id = g.id) ORDER BY id",
+                    "SELECT g.id, b.crlf_size FROM messages g JOIN bodies b ON b.id = g.body_id"
+                    " WHERE g.account_id = ? AND NOT EXISTS (SELECT 1 FROM pop3_popped p"
+                    " WHERE p.message_id = g.id) ORDER BY g.id",
                     (account_id,),
                 ).fetchall()
-        return [(int(r[0]), int(r[1])) for r in rows]
+        return [PopEntry(unique_id=str(r[0]), size=int(r[1]), gm_msgid=int(r[0])) for r in rows]
 
     def pop3_mark_popped(self, account_id: int, gm_msgids: Iterable[int]) -> None:
         """At QUIT: the messages RETRieved in the session are popped (they

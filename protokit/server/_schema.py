@@ -132,12 +132,28 @@ def _v4_body_chunks(db: sqlite3.Connection) -> None:
     db.execute("ALTER TABLE bodies DROP COLUMN data")
 
 
+def _v5_crlf_size(db: sqlite3.Connection) -> None:
+    """Each body's size with CRLF line endings (POP3's LIST size),
+    computed once at write time instead of per LIST."""
+    from ._writer import LineEndingCounter
+
+    db.execute("ALTER TABLE bodies ADD COLUMN crlf_size INTEGER")
+    for body_id, size in db.execute("SELECT id, size FROM bodies ORDER BY id").fetchall():
+        counter = LineEndingCounter()
+        for (data,) in db.execute(
+            "SELECT data FROM body_chunks WHERE body_id = ? ORDER BY seq", (body_id,)
+        ):
+            counter.feed(bytes(data))
+        db.execute("UPDATE bodies SET crlf_size = ? WHERE id = ?", (size + counter.bare, body_id))
+
+
 #: Applied in order; the schema version is the number applied.
 MIGRATIONS: Final[Sequence[Callable[[sqlite3.Connection], None]]] = (
     _v1_mail,
     _v2_pop3,
     _v3_tokens,
     _v4_body_chunks,
+    _v5_crlf_size,
 )
 SCHEMA_VERSION: Final = len(MIGRATIONS)
 

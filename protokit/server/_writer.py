@@ -12,7 +12,7 @@ from typing import IO, Final
 
 from ._types import MessageTooLarge, StoreError
 
-__all__ = ["DEFAULT_MAX_MESSAGE_SIZE", "MessageWriter", "parse_header_fields"]
+__all__ = ["DEFAULT_MAX_MESSAGE_SIZE", "LineEndingCounter", "MessageWriter", "parse_header_fields"]
 
 #: DESIGN.md's IMAP APPEND and SMTP SIZE limit.
 DEFAULT_MAX_MESSAGE_SIZE: Final = 64 * 1024 * 1024
@@ -23,6 +23,28 @@ MAX_HEADER: Final = 64 * 1024
 _COPY_CHUNK: Final = 64 * 1024
 
 
+class LineEndingCounter:
+    """Counts the bare CRs and bare LFs in a stream fed in any chunks, so
+    that ``size + bare`` is the size with CRLF line endings (what POP3
+    reports, RFC 1939 section 11, when every bare CR or LF is sent as CRLF)."""
+
+    __slots__ = ("_last_cr", "bare")
+
+    def __init__(self) -> None:
+        self.bare = 0
+        self._last_cr = False
+
+    def feed(self, chunk: bytes) -> None:
+        if not chunk:
+            return
+        crlf = chunk.count(b"\r\n")
+        self.bare += chunk.count(b"\r") - crlf + chunk.count(b"\n") - crlf
+        if self._last_cr and chunk[0] == 0x0A:
+            # the previous chunk's final CR and this LF are one CRLF, not two bare endings
+            self.bare -= 2
+        self._last_cr = chunk[-1] == 0x0D
+
+
 class MessageWriter:
     """A message being received: chunks are spooled (in memory up to 1 MiB,
     then in a temporary file in the data directory) and hashed.  Nothing
@@ -31,6 +53,7 @@ class MessageWriter:
 
     __slots__ = (
         "_closed",
+        "_endings",
         "_hash",
         "_head",
         "_head_done",
@@ -50,6 +73,7 @@ class MessageWriter:
             max_size=_SPOOL_IN_MEMORY, dir=None if spool_dir is None else str(spool_dir)
         )
         self._hash = hashlib.sha256()
+        self._endings = LineEndingCounter()
         self._size = 0
         self._head = bytearray()
         self._head_done = False
@@ -64,6 +88,11 @@ class MessageWriter:
     def size(self) -> int:
         """Bytes written so far."""
         return self._size
+
+    @property
+    def crlf_size(self) -> int:
+        """The size with every bare CR or LF counted as CRLF."""
+        return self._size + self._endings.bare
 
     @property
     def closed(self) -> bool:
@@ -82,6 +111,7 @@ class MessageWriter:
             raise MessageTooLarge(f"the message exceeds {self._max_size} octets")
         self._spool.write(chunk)
         self._hash.update(chunk)
+        self._endings.feed(chunk)
         self._size += len(chunk)
         if not self._head_done:
             self._collect_head(chunk)
