@@ -244,7 +244,10 @@ def _esearch(v: list[Any], utf8: bool) -> ESearch:
         c = v.pop(0)
         if len(c) != 2 or word(c[0]).upper() != "TAG":
             raise err("ESEARCH correlator")
-        tag = astring(c[1]).decode("ascii", "replace")
+        raw = astring(c[1])
+        if not raw.isascii():  # tag-string: a command tag, ASCII only
+            raise err("ESEARCH correlator")
+        tag = raw.decode("ascii")
     uid = False
     if v and isinstance(v[0], str) and v[0].upper() == "UID":
         uid = True

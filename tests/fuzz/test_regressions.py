@@ -1,0 +1,29 @@
+"""Every crash the fuzzers found, as a regression test: the input file's
+bytes, fed to its entry point, now pass every invariant."""
+
+from __future__ import annotations
+
+import pytest
+
+from protokit import RemoteProtocolError
+from protokit.imap import parse_response
+from protokit.imap._framer import Message
+from protokit.testing.fuzz import ENTRY_POINTS
+
+CRASHES = [
+    # An 8-bit ESEARCH correlator parsed with U+FFFD, then the writer raised
+    # UnicodeEncodeError (not a protocol error) writing it back.
+    ("imap_response_parser", b'\x00\x00* ESEARCH (TAG "A\xf783") ALL 2,10:11\r\n'),
+]
+
+
+@pytest.mark.parametrize(("name", "data"), CRASHES)
+def test_crash_input_now_passes(name: str, data: bytes) -> None:
+    ENTRY_POINTS[name](data)
+
+
+def test_esearch_correlator_must_be_ascii() -> None:
+    with pytest.raises(RemoteProtocolError, match="ESEARCH correlator"):
+        parse_response(Message(fragments=(b'* ESEARCH (TAG "A\xf783") ALL 2',)))
+    ok = parse_response(Message(fragments=(b'* ESEARCH (TAG "A283") ALL 2',)))
+    assert ok.tag == "A283"  # type: ignore[union-attr]
