@@ -88,6 +88,7 @@ __all__ = [
     "SchemaTooNew",
     "SearchQuery",
     "SelectInfo",
+    "Store",
     "StoreError",
     "StoreResult",
     "Subscription",

@@ -38,6 +38,13 @@ OPS = st.one_of(
     st.tuples(st.just("copy"), st.sampled_from(BOXES), RANGES, st.sampled_from(BOXES)),
     st.tuples(st.just("move"), st.sampled_from(BOXES), RANGES, st.sampled_from(BOXES)),
     st.tuples(st.just("expunge"), st.sampled_from(BOXES), st.one_of(st.none(), RANGES)),
+    st.tuples(
+        st.just("labels"),
+        st.sampled_from(BOXES),
+        RANGES,
+        st.sampled_from(list(FlagMode)),
+        st.lists(st.sampled_from(["\\Inbox", "Work", "\\Trash", "\\Sent"]), max_size=2),
+    ),
 )
 
 

@@ -479,3 +479,36 @@ def test_body_chunk_slices_across_row_boundaries(store: Store, alice: Account) -
         assert store.body_chunk(alice.id, d.gm_msgid, offset, size) == data[offset : offset + size]
     for chunk_size in (1000, BODY_CHUNK, BODY_CHUNK + 1, 10 * BODY_CHUNK):
         assert read_all(store, alice.id, d.gm_msgid, chunk_size) == data
+
+
+def test_store_labels(store: Store, alice: Account) -> None:
+    inbox, all_mail = box(store, alice, "INBOX"), box(store, alice, "All Mail")
+    for i in range(2):
+        deliver(store, "alice@example.com", message(str(i)))
+    hm = store.mailbox_by_id(all_mail).highestmodseq
+    got = store.store_labels(all_mail, [UidRange(1)], FlagMode.ADD, ["Work", "\\spam"])
+    assert got == {1: ("Work", "\\Inbox", "\\Spam")}
+    assert store.mailbox(alice.id, "Work").special_use is None  # created on first use
+    assert uids(store, box(store, alice, "Junk")) == [1]
+    [one] = store.fetch(all_mail, [UidRange(1)])
+    assert one.modseq == hm + 1 == store.mailbox_by_id(all_mail).highestmodseq
+    assert store.store_labels(all_mail, [UidRange(1)], FlagMode.ADD, ["Work"]) == {1: one.labels}
+    assert store.mailbox_by_id(all_mail).highestmodseq == hm + 1  # nothing changed
+    got = store.store_labels(all_mail, [UidRange(1, 2)], FlagMode.REMOVE, ["\\Inbox", "\\Spam"])
+    assert got == {1: ("Work",), 2: ()}
+    assert uids(store, inbox) == [] and uids(store, box(store, alice, "Junk")) == []
+    got = store.store_labels(all_mail, [UidRange(2)], FlagMode.SET, ["\\Sent", "\\Inbox"])
+    assert got == {2: ("\\Inbox", "\\Sent")}
+    assert uids(store, inbox) == [3]  # back in INBOX under a new uid
+    # removing the selected mailbox's own label: the message leaves it
+    assert store.store_labels(inbox, [UidRange(3)], FlagMode.REMOVE, ["\\Inbox"]) == {}
+    assert uids(store, inbox) == [] and uids(store, all_mail) == [1, 2]
+    # All Mail is not a label: setting labels never removes it
+    assert store.store_labels(all_mail, [UidRange(2)], FlagMode.SET, []) == {2: ()}
+    assert uids(store, all_mail) == [1, 2]
+    with pytest.raises(NoSuchMailbox, match="no mailbox for the label"):
+        store.store_labels(all_mail, [UidRange(1)], FlagMode.ADD, ["\\Starred"])
+    with pytest.raises(InvalidName, match="unsupported system label"):
+        store.store_labels(all_mail, [UidRange(1)], FlagMode.ADD, ["\\Important"])
+    with pytest.raises(InvalidName):
+        store.store_labels(all_mail, [UidRange(1)], FlagMode.ADD, ["bad\r\nname"])
