@@ -71,8 +71,8 @@ class Pump(Generic[E]):
         self.conn = conn
         self.timeouts = timeouts or Timeouts()
         self.read_size = read_size
-        self._read_lock = anyio.Lock()
-        self._write_lock = anyio.Lock()
+        self._read_lock = anyio.Lock(fast_acquire=True)
+        self._write_lock = anyio.Lock(fast_acquire=True)
         self._broken: str | None = None
         self._eof = False
 

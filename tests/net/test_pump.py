@@ -215,3 +215,44 @@ async def test_wrong_host_name_is_refused(ca: trustme.CA) -> None:
             with pytest.raises(TLSError, match="CERTIFICATE_VERIFY_FAILED"):
                 await pump.start_tls(client_ctx, server_hostname="localhost")
             await pump.aclose()
+
+
+class _OneChunk(anyio.abc.ByteStream):
+    """A byte stream that yields one chunk, then end of stream."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+    async def receive(self, max_bytes: int = 65536) -> bytes:
+        data, self.data = self.data, b""
+        if not data:
+            raise anyio.EndOfStream
+        return data
+
+    async def send(self, item: bytes) -> None:
+        pass
+
+    async def send_eof(self) -> None:
+        pass
+
+    async def aclose(self) -> None:
+        pass
+
+
+async def test_buffered_events_cost_no_trip_through_the_event_loop() -> None:
+    # A server answering a pipelined burst calls next_event() once per event:
+    # events already parsed must not wait for the scheduler (an uncontended
+    # lock is taken without yielding).
+    pump: Pump[bytes] = Pump(_OneChunk(b"one\r\ntwo\r\nthree\r\n"), LineConn())
+    assert await pump.next_event() == b"one"
+    ran: list[int] = []
+
+    async def other() -> None:
+        ran.append(1)
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(other)  # runs at this task's next yield
+        assert await pump.next_event() == b"two"
+        assert await pump.next_event() == b"three"
+        await pump.flush()
+        assert ran == []
