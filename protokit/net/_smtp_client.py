@@ -67,7 +67,7 @@ from ..smtp import (
 )
 from ..smtp import ConnectionClosed as ClosedEvent
 from ..wire._secret import Secret
-from ._errors import ConnectionClosed, OperationTimeout, TLSError
+from ._errors import ConnectionClosed, OperationTimeout, TLSError, TransportError
 from ._pump import Pump, Timeouts
 from ._tls import TLSMode, client_ssl_context, greeting_timeout, open_stream
 
@@ -249,6 +249,7 @@ class SMTPClient:
         self._server_hostname = server_hostname
         self._ssl_context = ssl_context
         self._closed = False
+        self._closing: Reply | None = None
 
     def __repr__(self) -> str:
         kind = "LMTP" if self._conn.config.lmtp else "SMTP"
@@ -292,16 +293,22 @@ class SMTPClient:
     # -- plumbing ---------------------------------------------------------------------
 
     async def _event(self) -> Event:
+        if self._closing is not None:
+            raise SMTPResponseError("(the server is closing)", self._closing)
         if self._closed:
             raise ConnectionClosed("the SMTP session is over")
         ev = await self._pump.next_event()
         if isinstance(ev, ClosedEvent):
             self._closed = True
             raise ConnectionClosed("the SMTP server closed the connection")
-        if isinstance(ev, CommandReply) and ev.command == "" and ev.reply.code == 421:
-            # RFC 5321 3.8: the server is closing the session.
+        reply: Reply | None = getattr(ev, "reply", None)
+        if reply is not None and reply.code == 421:
+            # RFC 5321 3.8: the server is closing the session, whatever the
+            # command; nothing more is sent (not even QUIT).
             self._closed = True
-            raise SMTPResponseError("(unsolicited)", ev.reply)
+            self._closing = reply
+            if isinstance(ev, CommandReply) and ev.command == "":
+                raise SMTPResponseError("(unsolicited)", ev.reply)
         return ev
 
     async def _expect(self, kind: type[Event]) -> Event:
@@ -465,8 +472,8 @@ class SMTPClient:
             self._conn.quit()
             try:
                 return await self._reply_to("QUIT")
-            except ConnectionClosed:
-                return None
+            except TransportError:
+                return None  # the server went first: the session is over anyway
         finally:
             await self.aclose()
 

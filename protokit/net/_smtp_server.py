@@ -27,6 +27,7 @@ from typing import Final
 import anyio
 import anyio.abc
 
+from .._sentinel import NEED_DATA
 from ..errors import ProtocolError
 from ..sasl import ValidateToken, VerifyPassword
 from ..smtp import (
@@ -192,17 +193,33 @@ class _Session:
                 log.exception("connection from %s: aborting a message failed", self.peer)
 
     async def _loop(self) -> None:
+        # One cancel scope for the session, its deadline moved on at every
+        # event: each command and each piece of a message must arrive within
+        # idle_timeout of the last (cheaper than a scope per event).
+        idle = self.idle_timeout
+        with anyio.CancelScope(deadline=anyio.current_time() + idle) as scope:
+            await self._events(scope, idle)
+        if scope.cancelled_caught:
+            log.info("connection from %s: timed out", self.peer)
+            await self._say(TIMEOUT_REPLY)
+
+    async def _events(self, scope: anyio.CancelScope, idle: float) -> None:
         pump = self.pump
         conn = self.conn
-        timeout = _finite(self.idle_timeout)
         backend = self.backend
+        clock = anyio.current_time
+        # Moving a deadline reschedules a timer: move it only when it has
+        # fallen behind by more than the slack.
+        slack = min(1.0, idle / 10)
         while True:
-            with anyio.move_on_after(timeout) as scope:
+            # Events already parsed need no I/O: take them without the pump's
+            # locks (this task is the connection's only reader).
+            ev = conn.next_event()
+            if ev is NEED_DATA:
+                deadline = clock() + idle
+                if deadline - scope.deadline > slack:
+                    scope.deadline = deadline
                 ev = await pump.next_event(timeout=math.inf)
-            if scope.cancelled_caught:
-                log.info("connection from %s: timed out", self.peer)
-                await self._say(TIMEOUT_REPLY)
-                return
             t = type(ev)
             # The frequent events first: this loop is the server's hot path.
             if t is MessageData:
@@ -352,7 +369,3 @@ class _Session:
         if isinstance(req, ValidateToken):
             return await backend.validate_token(req.user, req.token)
         return await backend.sasl_request(ev.mechanism, req)
-
-
-def _finite(t: float) -> float | None:
-    return None if math.isinf(t) else t

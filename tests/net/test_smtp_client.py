@@ -548,6 +548,7 @@ async def test_server_closing_mid_session_is_connection_closed() -> None:
     async def script(p: Peer) -> None:
         await p.send(GREETING)
         await p.expect(EHLO, EHLO_PLAIN)
+        assert await p.line() == b"NOOP\r\n"  # read, then close without a reply
 
     async with scripted(script) as (port, _):
         client = await plain(port)
