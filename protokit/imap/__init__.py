@@ -58,6 +58,7 @@ from ._commands import Subscribe as Subscribe
 from ._commands import ThreadCommand as ThreadCommand
 from ._commands import Unselect as Unselect
 from ._commands import Unsubscribe as Unsubscribe
+from ._events import AppendAnnounced as AppendAnnounced
 from ._events import AuthenticationFailed as AuthenticationFailed
 from ._events import BodyChunk as BodyChunk
 from ._events import BodyEnd as BodyEnd
@@ -142,7 +143,7 @@ from ._write_command import write_command as write_command
 from ._write_response import write_response as write_response
 
 __all__ = [
-    "AuthenticationFailed", "BodyChunk", "BodyEnd", "BodyStart", "ClientConnection",
+    "AppendAnnounced", "AuthenticationFailed", "BodyChunk", "BodyEnd", "BodyStart", "ClientConnection",
     "ClientEvent", "CommandError", "CommandHandle", "CommandReceived", "Completed",
     "CompressRequested", "CompressionStarted", "ConnectionClosed", "Continued", "Greeting",
     "IdleDone", "IdleStarted", "SaslAuthenticated", "SaslRequest", "ServerConfig",

@@ -8,14 +8,16 @@ connection made of them.  A client event about a command refers to its
 
 from __future__ import annotations
 
+import datetime as _dt
 from dataclasses import dataclass
 
 from ..sasl import Request
 from ._commands import Command
 from ._responses import Response, Status
-from ._types import Tag
+from ._types import Flag, Mailbox, Tag
 
 __all__ = [
+    "AppendAnnounced",
     "AuthenticationFailed",
     "BodyChunk",
     "BodyEnd",
@@ -253,6 +255,25 @@ class AuthenticationFailed:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class AppendAnnounced:
+    """An APPEND announced a message literal whose octets have not been read
+    (only with ``ServerConfig(announce_append=True)``).  Answer with
+    ``conn.accept_append()`` ("+" for a synchronizing literal, then its
+    octets as usual) or ``conn.refuse_append(...)`` (a tagged NO: a
+    synchronizing literal is never read; a non-synchronizing one, already
+    on its way, is drained first).  ``flags``/``date`` as the client gave
+    them; ``size`` in octets; ``binary``: literal8."""
+
+    tag: str
+    mailbox: Mailbox
+    flags: tuple[Flag, ...] | None
+    date: _dt.datetime | None
+    size: int
+    synchronizing: bool
+    binary: bool
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class IdleDone:
     """The client ended IDLE with DONE; the connection completed it."""
 
@@ -286,6 +307,7 @@ class CompressRequested:
 
 ServerEvent = (
     CommandReceived
+    | AppendAnnounced
     | CommandError
     | SaslRequest
     | SaslAuthenticated

@@ -199,6 +199,7 @@ class Framer:
 
     __slots__ = (
         "_acc",
+        "_announced_at",
         "_data",
         "_drain",
         "_first",
@@ -282,6 +283,8 @@ class Framer:
         self._tail = b""
         # The announcement awaiting accept/reject: (line, length, binary).
         self._pending: tuple[bytes, int, bool] | None = None
+        # How many fragments precede the latest announced literal.
+        self._announced_at = 0
 
     def __repr__(self) -> str:
         role = "server" if self.server else "client"
@@ -316,6 +319,12 @@ class Framer:
         messages): lets a server tell which command a literal belongs to
         before the message is complete.  The head only, for an over-long line."""
         return self._first
+
+    def announced_prefix(self) -> tuple[bytes | StreamedLiteral, ...]:
+        """The message being framed up to and including the line that
+        announced the latest literal (server role): lets a server read an
+        APPEND's mailbox, flags and date before the literal's bytes."""
+        return tuple(self._fragments[: self._announced_at])
 
     def unread(self) -> bytes:
         """The bytes fed but not yet framed (a partial line included).
@@ -546,6 +555,7 @@ class Framer:
             # nothing to decide, and LiteralStart announces a streamed one.
             self._begin_literal(length, binary)
             return None
+        self._announced_at = len(self._fragments)
         if synchronizing:
             self._state = _DECIDE
             self._pending = (line, length, binary)

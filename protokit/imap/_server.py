@@ -9,6 +9,8 @@ in the current state, CAPABILITY, STARTTLS, ENABLE, COMPRESS, IDLE's
 "+" and DONE, AUTHENTICATE's exchange (the application answers the
 mechanism's requests), and "+" for each synchronizing literal within limits
 (those beyond are refused with a tagged BAD [TOOBIG] before any byte comes).
+With ``ServerConfig(announce_append=True)`` an APPEND's message literal is
+the application's to accept or refuse first (:class:`AppendAnnounced`).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from ..errors import LocalProtocolError, RemoteProtocolError
 from ..sasl import Challenge, Failure, Request, ServerMechanism, Step, Success
 from ..wire import InvalidBase64Error, b64decode_strict, b64encode
 from ._commands import (
+    Append,
     Authenticate,
     CapabilityCommand,
     Command,
@@ -31,6 +34,7 @@ from ._commands import (
     StartTLS,
 )
 from ._events import (
+    AppendAnnounced,
     AuthenticationFailed,
     BodyChunk,
     BodyEnd,
@@ -53,6 +57,8 @@ from ._framer import (
     LiteralEnd,
     LiteralStart,
     LiteralTooLargeError,
+    Message,
+    StreamedLiteral,
 )
 from ._parse_command import parse_command
 from ._responses import (
@@ -110,6 +116,10 @@ class ServerConnection:
         self._backlog = 0
         self._peer_closed = False
         self._injected = False
+        # An APPEND literal the application is deciding on; a refused
+        # APPEND whose non-synchronizing literals are being drained.
+        self._append_wait: AppendAnnounced | None = None
+        self._append_refused: tuple[str, ResponseCode | None, str] | None = None
         if self.config.preauth:
             self._session = SessionState(State.AUTHENTICATED)
             status = "PREAUTH"
@@ -204,8 +214,10 @@ class ServerConnection:
             self._framer.feed(data)
 
     def _answering(self) -> bool:
-        return self._auth_wait == "answer" or (
-            self._current is not None and self._idle_tag is None and self._auth_wait != "line"
+        return (
+            self._auth_wait == "answer"
+            or self._append_wait is not None
+            or (self._current is not None and self._idle_tag is None and self._auth_wait != "line")
         )
 
     def data_to_send(self) -> bytes:
@@ -245,10 +257,20 @@ class ServerConnection:
             ev = self._framer.next_event()
             if ev is NEED_DATA:
                 return self._closed() if self._peer_closed else NEED_DATA
+            if self._append_refused is not None and not isinstance(
+                ev, (LiteralAnnounced, BadMessage)
+            ):
+                # A refused APPEND's octets are read and dropped; its end
+                # (the Message) gets the refusal.
+                if isinstance(ev, Message):
+                    self._finish_refused()
+                continue
             if isinstance(ev, LiteralChunk):
                 return BodyChunk(data=ev.data)
             if isinstance(ev, LiteralAnnounced):
-                self._announced(ev)
+                announced = self._announced(ev)
+                if announced is not None:
+                    return announced
                 continue
             if isinstance(ev, LiteralStart):
                 tag, name = self._first_tokens()
@@ -307,6 +329,8 @@ class ServerConnection:
         return CommandError(tag=tag, message=message, reply=reply)
 
     def _bad_message(self, ev: BadMessage) -> ServerEvent:
+        # A refused APPEND that turns out malformed gets the BAD instead.
+        self._append_refused = None
         error = ev.error
         tag = ev.tag.decode("ascii") if ev.tag is not None else None
         reply = error.reply or b"* BAD Invalid command\r\n"
@@ -326,10 +350,23 @@ class ServerConnection:
             return CommandError(tag=idle_tag, message=error.message, reply=b"")
         return self._refuse(reply, error.message, tag)
 
-    def _announced(self, ev: LiteralAnnounced) -> None:
-        """Accept a literal within limits (the framer refused the others)."""
+    def _announced(self, ev: LiteralAnnounced) -> ServerEvent | None:
+        """Accept a literal within limits (the framer refused the others),
+        or announce an APPEND message literal to the application."""
+        if self._append_refused is not None:
+            # Another literal of a refused APPEND: a synchronizing one ends it
+            # now (the client waits for "+" and gets the NO instead).
+            if ev.synchronizing:
+                self._framer.reject_literal()
+                self._finish_refused()
+            return None
+        if self.config.announce_append and self._auth_wait != "line" and self._idle_tag is None:
+            announcement = self._append_announcement(ev)
+            if announcement is not None:
+                self._append_wait = announcement
+                return announcement
         if not ev.synchronizing:
-            return
+            return None
         if self._auth_wait == "line" or self._idle_tag is not None:
             # No literal belongs in a SASL response or in IDLE.
             self._framer.reject_literal()
@@ -338,10 +375,73 @@ class ServerConnection:
                     BadMessage(tag=ev.tag, error=RemoteProtocolError("unexpected literal"))
                 )
             )
-            return
+            return None
         # RFC 9051 7.5: "+" asks for the literal's octets.
         self._out.append(b"+ Ready for literal data\r\n")
         self._framer.accept_literal()
+        return None
+
+    def _append_announcement(self, ev: LiteralAnnounced) -> AppendAnnounced | None:
+        """An AppendAnnounced when ``ev`` is an APPEND's message literal: the
+        command so far, with the literal and the end of the line, parses as
+        an APPEND whose last message is that literal.  (A literal mailbox
+        name or date does not, and is accepted as any other literal.)"""
+        tag, name = self._first_tokens()
+        if name != "APPEND" or tag is None:
+            return None
+        placeholder = StreamedLiteral(ev.length, ev.binary)
+        prefix = self._framer.announced_prefix()
+        for end in (b"", b")"):  # ")": the UTF8 (~{n}) form of RFC 6855
+            try:
+                cmd = parse_command(Message((*prefix, placeholder, end)), utf8=self._utf8)
+            except RemoteProtocolError:
+                continue
+            if isinstance(cmd, Append) and cmd.messages[-1].data is placeholder:
+                last = cmd.messages[-1]
+                return AppendAnnounced(
+                    tag=tag,
+                    mailbox=cmd.mailbox,
+                    flags=last.flags,
+                    date=last.date,
+                    size=ev.length,
+                    synchronizing=ev.synchronizing,
+                    binary=ev.binary,
+                )
+        return None
+
+    def accept_append(self) -> None:
+        """Accept the announced APPEND literal ("+" for a synchronizing one);
+        its octets come as usual (held, or BodyStart/BodyChunk/BodyEnd)."""
+        announcement = self._append_wait
+        if announcement is None:
+            raise LocalProtocolError("no APPEND literal awaits an answer")
+        self._append_wait = None
+        if announcement.synchronizing:
+            self._out.append(b"+ Ready for literal data\r\n")
+            self._framer.accept_literal()
+
+    def refuse_append(self, text: str = "", code: ResponseCode | None = None) -> None:
+        """Refuse the announced APPEND with a tagged NO (``code``: e.g.
+        TRYCREATE, OVERQUOTA, TOOBIG).  A synchronizing literal is never
+        read; a non-synchronizing one is drained, then the NO is sent."""
+        announcement = self._append_wait
+        if announcement is None:
+            raise LocalProtocolError("no APPEND literal awaits an answer")
+        self._append_wait = None
+        refusal = (announcement.tag, code, text or "APPEND refused")
+        if announcement.synchronizing:
+            # RFC 9051 7.5: a tagged NO instead of "+": no octets follow.
+            self._framer.reject_literal()
+            self._append_refused = refusal
+            self._finish_refused()
+        else:
+            self._append_refused = refusal
+
+    def _finish_refused(self) -> None:
+        assert self._append_refused is not None
+        tag, code, text = self._append_refused
+        self._append_refused = None
+        self._tagged(tag, "NO", text, code)
 
     # -- commands -----------------------------------------------------------------
 

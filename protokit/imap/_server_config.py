@@ -35,6 +35,10 @@ class ServerConfig:
     ``preauth``: greet with PREAUTH (the session is authenticated already).
     ``literal_minus``: LITERAL- instead of LITERAL+ (non-synchronizing
     literals of at most 4096 octets, RFC 7888 section 4).
+    ``announce_append``: report each APPEND message literal as
+    ``AppendAnnounced`` before its octets, for the application to accept or
+    refuse (``NO [TRYCREATE]``, over quota ...); otherwise every literal
+    within the limits is accepted.
     """
 
     capabilities: tuple[str, ...] = (
@@ -70,6 +74,7 @@ class ServerConfig:
     #: Octets a client may pipeline while the application answers a command
     #: (DESIGN.md: about 1000 queued commands); past it the connection closes.
     max_backlog: int = 1024 * 1024
+    announce_append: bool = False
 
     def __post_init__(self) -> None:
         if TEXT.match(self.greeting.encode("utf-8")) is None:
