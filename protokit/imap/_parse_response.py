@@ -256,6 +256,8 @@ def _esearch(v: list[Any], utf8: bool) -> ESearch:
         raise err("ESEARCH response")
     items: list[tuple[str, Any]] = []
     for k in range(0, len(v), 2):
+        if v[k] is None:  # NIL is no return-data name (the writer cannot send it)
+            raise err("ESEARCH response")
         name = word(v[k]).upper()
         val = v[k + 1]
         if name in ("MIN", "MAX", "COUNT", "MODSEQ"):

@@ -14,6 +14,9 @@ CRASHES = [
     # An 8-bit ESEARCH correlator parsed with U+FFFD, then the writer raised
     # UnicodeEncodeError (not a protocol error) writing it back.
     ("imap_response_parser", b'\x00\x00* ESEARCH (TAG "A\xf783") ALL 2,10:11\r\n'),
+    # NIL as an ESEARCH return-data name parsed as the atom "NIL", which the
+    # writer refuses to send (it would read back as nil).
+    ("imap_response_parser", b'\x00\x00* ESEARCH (TAG "A283") NIL 2,10:11\r\n'),
 ]
 
 
@@ -27,3 +30,8 @@ def test_esearch_correlator_must_be_ascii() -> None:
         parse_response(Message(fragments=(b'* ESEARCH (TAG "A\xf783") ALL 2',)))
     ok = parse_response(Message(fragments=(b'* ESEARCH (TAG "A283") ALL 2',)))
     assert ok.tag == "A283"  # type: ignore[union-attr]
+
+
+def test_esearch_nil_name_is_a_syntax_error() -> None:
+    with pytest.raises(RemoteProtocolError, match="ESEARCH response"):
+        parse_response(Message(fragments=(b"* ESEARCH NIL 2",)))
