@@ -156,7 +156,9 @@ class _Session:
             await self._loop()
         except anyio.get_cancelled_exc_class():
             with anyio.CancelScope(shield=True):
-                await self._say(SHUTDOWN_REPLY)
+                # Replies still queued (a 250 for a message just stored) go
+                # first: the client must not be left to send it again.
+                await self._say(self.conn.data_to_send() + SHUTDOWN_REPLY)
             raise
         except ProtocolError as exc:
             # The connection queued its closing 421; send it, then close.
@@ -287,12 +289,12 @@ class _Session:
             # The client is owed an answer for a message it sent entirely:
             # storing completes even when shutdown cancels us meanwhile.
             result: Reply | Sequence[Reply] | None = None
-            with anyio.CancelScope(shield=True):
-                with anyio.move_on_after(STORE_TIMEOUT):
-                    try:
-                        result = await sink.finish()
-                    except Exception:
-                        log.exception("connection from %s: storing a message failed", self.peer)
+            deadline = anyio.current_time() + STORE_TIMEOUT
+            with anyio.CancelScope(shield=True, deadline=deadline):
+                try:
+                    result = await sink.finish()
+                except Exception:
+                    log.exception("connection from %s: storing a message failed", self.peer)
             if result is None:
                 replies = [_TEMP_FAILURE] * count
             elif isinstance(result, Reply):

@@ -236,6 +236,55 @@ async def test_shutdown_says_421_to_connected_clients() -> None:
         assert await w.eof() == b"421 4.3.2 Server shutting down, try again later\r\n"
 
 
+class _SlowSink:
+    def __init__(self, entered: anyio.Event, release: anyio.Event, stored: list[bytes]) -> None:
+        self.entered, self.release, self.stored = entered, release, stored
+        self.parts: list[bytes] = []
+
+    async def write(self, chunk: bytes) -> None:
+        self.parts.append(chunk)
+
+    async def finish(self) -> Reply | Sequence[Reply]:
+        self.entered.set()
+        await self.release.wait()
+        self.stored.append(b"".join(self.parts))
+        return Reply(code=250, enhanced="2.0.0", lines=("Stored",))
+
+    async def abort(self) -> None:
+        pass
+
+
+async def test_shutdown_lets_a_store_under_way_finish_and_answers_it() -> None:
+    entered, release = anyio.Event(), anyio.Event()
+    stored: list[bytes] = []
+
+    class SlowBackend(InMemorySMTPBackend):
+        async def open_message(self, session: SMTPSession, envelope: Envelope) -> MessageSink:
+            return _SlowSink(entered, release, stored)
+
+    async with anyio.create_task_group() as tg:
+        info = await tg.start(
+            lambda task_status: serve_smtp(
+                SlowBackend(), [Listener(name="p")], config=LOOPBACK, task_status=task_status
+            )
+        )
+        stream = await anyio.connect_tcp("127.0.0.1", info.port("p"))
+        w = Wire(stream)
+        await w.line()
+        await w.stream.send(b"HELO c\r\nMAIL FROM:<>\r\nRCPT TO:<a@x>\r\nDATA\r\n")
+        await w.read_until(b"354 End data with <CR><LF>.<CR><LF>\r\n")
+        await w.stream.send(b"body\r\n.\r\n")
+        with anyio.fail_after(5):
+            await entered.wait()
+        tg.cancel_scope.cancel()  # shutdown while the message is being stored
+        release.set()
+    async with stream:
+        assert await w.eof() == (
+            b"250 2.0.0 Stored\r\n421 4.3.2 Server shutting down, try again later\r\n"
+        )
+    assert stored == [b"body\r\n"]
+
+
 class _FailingSink:
     async def write(self, chunk: bytes) -> None:
         pass
