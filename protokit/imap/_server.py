@@ -16,6 +16,7 @@ the application's to accept or refuse first (:class:`AppendAnnounced`).
 from __future__ import annotations
 
 from collections import deque
+from dataclasses import replace
 from typing import Final
 
 from .._sentinel import NEED_DATA, NeedData
@@ -49,6 +50,7 @@ from ._events import (
     ServerEvent,
     StartTLSRequested,
 )
+from ._fetch import write_fetch_items
 from ._framer import (
     BadMessage,
     Framer,
@@ -77,6 +79,8 @@ from ._responses import (
 )
 from ._server_config import ServerConfig
 from ._state import SessionState, State, Transition, command_name, transition_for
+from ._values import section_bytes
+from ._write import Writer
 from ._write_response import write_response
 
 __all__ = ["ServerConnection"]
@@ -120,6 +124,8 @@ class ServerConnection:
         # APPEND whose non-synchronizing literals are being drained.
         self._append_wait: AppendAnnounced | None = None
         self._append_refused: tuple[str, ResponseCode | None, str] | None = None
+        # Octets still owed to a FETCH body literal being sent in pieces.
+        self._streaming: int | None = None
         if self.config.preauth:
             self._session = SessionState(State.AUTHENTICATED)
             status = "PREAUTH"
@@ -657,6 +663,50 @@ class ServerConnection:
                 self._current = None
                 self._current_name = ""
 
+    def start_fetch_body(self, response: Fetch) -> None:
+        """Begin ``* n FETCH (...)`` with one body sent in pieces: the
+        section of ``response`` whose ``data`` is a
+        ``StreamedLiteral(length, binary)`` goes last, as a literal (literal8
+        when binary) of that length, its octets through
+        :meth:`send_fetch_data`, then :meth:`end_fetch_body`.  Lets a server
+        stream a large body without holding it."""
+        if self._current_name not in ("FETCH", "UID FETCH") or self._streaming is not None:
+            raise LocalProtocolError("a streamed FETCH body only while answering FETCH")
+        streamed = [x for x in response.sections if isinstance(x.data, StreamedLiteral)]
+        if len(streamed) != 1:
+            raise LocalProtocolError("exactly one section must be a StreamedLiteral")
+        body = streamed[0]
+        others = tuple(x for x in response.sections if x is not body)
+        w = Writer(server=True, utf8=self._utf8)
+        w.raw(b"* %d FETCH " % response.seq)
+        try:
+            write_fetch_items(w, replace(response, sections=others))
+        except LocalProtocolError:
+            head = b"".join(w.parts[:1]) + b"("  # no other item
+        else:
+            head = b"".join(w.parts)[:-1] + b" "  # the items, without ")"
+        name = (b"BINARY[" if body.binary else b"BODY[") + section_bytes(body.section) + b"]"
+        if body.origin is not None:
+            name += b"<%d>" % body.origin
+        length = body.data.length
+        mark = b"~{%d}\r\n" if body.data.binary else b"{%d}\r\n"
+        self._out.append(head + name + b" " + mark % length)
+        self._streaming = length
+
+    def send_fetch_data(self, data: bytes) -> None:
+        """Some octets of the body started by :meth:`start_fetch_body`."""
+        if self._streaming is None or len(data) > self._streaming:
+            raise LocalProtocolError("more octets than the FETCH body announced")
+        self._streaming -= len(data)
+        self._out.append(data)
+
+    def end_fetch_body(self) -> None:
+        """Close the FETCH response once every announced octet was sent."""
+        if self._streaming != 0:
+            raise LocalProtocolError("the FETCH body is not complete")
+        self._streaming = None
+        self._out.append(b")\r\n")
+
     def push_update(self, response: Response) -> None:
         """An untagged mailbox update (EXISTS, RECENT, EXPUNGE, VANISHED,
         FETCH, FLAGS).  EXPUNGE and VANISHED wait for a moment RFC 9051 7.5.1
@@ -707,6 +757,8 @@ class ServerConnection:
             raise LocalProtocolError("a command completes with OK, NO or BAD")
         if self._auth_wait:
             raise LocalProtocolError("the AUTHENTICATE exchange is still running")
+        if self._streaming is not None:
+            raise LocalProtocolError("a streamed FETCH body is not complete")
         name = self._current_name
         if name == "LOGOUT" and self.state is not State.LOGOUT:
             # RFC 9051 6.1.3: BYE, then the tagged OK.
