@@ -25,6 +25,7 @@ possible per value:
 
 from __future__ import annotations
 
+import datetime as _dt
 from collections.abc import Callable, Sequence
 from typing import Any, Final, TypeVar
 
@@ -44,6 +45,7 @@ from ._grammar import (
     QUOTED_ESCAPE,
 )
 from ._responses import Fetch
+from ._types import MONTHS
 from ._values import datetime, flag
 
 __all__ = ["fast_fetch", "maker"]
@@ -106,10 +108,18 @@ _CACHE_MAX: Final = 4096
 _PARAMS: dict[bytes, tuple[tuple[bytes, bytes], ...] | None] = {b"NIL": None}
 _DISPOSITIONS: dict[bytes, Disposition | None] = {b"NIL": None}
 _FLAGS: dict[bytes, tuple[Any, ...]] = {}
+_MISS: Final[Any] = object()
+_ENVELOPE_GROUPS: Final = tuple(range(16, 56))
+# INTERNALDATE's months as servers write them (other cases take DATE_TIME's
+# path), and the zones seen
+_MONTHS: Final = {m.encode(): i + 1 for i, m in enumerate(MONTHS)} | {
+    m.upper().encode(): i + 1 for i, m in enumerate(MONTHS)
+}
+_ZONES: dict[bytes, _dt.tzinfo | None] = {}
 
 # body-ext-1part as servers send it for most parts: (md5, disposition,
 # language, location, extension_count)
-_LEAF_EXT: Final = {
+_LEAF_EXT: Final[dict[bytes, tuple[Any, ...]]] = {
     b"": (None, None, None, None, 0),
     b" NIL": (None, None, None, None, 1),
     b" NIL NIL": (None, None, None, None, 2),
@@ -117,7 +127,7 @@ _LEAF_EXT: Final = {
     b" NIL NIL NIL NIL": (None, None, None, None, 4),
 }
 # body-ext-mpart after the parameters: (disposition, language, location, n)
-_MPART_EXT: Final = {
+_MPART_EXT: Final[dict[bytes, tuple[Any, ...]]] = {
     b"": (None, None, None, 0),
     b" NIL": (None, None, None, 1),
     b" NIL NIL": (None, None, None, 2),
@@ -155,43 +165,58 @@ def _flags(raw: bytes) -> tuple[Any, ...]:
     return value
 
 
-def _addresses(raw: bytes) -> tuple[Address, ...] | None:
+def _addresses(g: Sequence[Any], k: int) -> tuple[Address, ...] | None:
+    """The address list at ``g[k:k + 6]``: raw, one-address marker, fields."""
+    if g[k + 1] is not None:
+        return (_new_address(g[k + 2], g[k + 3], g[k + 4], g[k + 5]),)
+    raw = g[k]
     if raw == b"NIL":
         return None
     new = _new_address
     return tuple([new(*m.groups()) for m in _finditer_address(raw)])
 
 
+def _internaldate(m: Any) -> _dt.datetime:
+    """date-time, read as DATE_TIME reads it (``parse_datetime``)."""
+    day, mon, year, hh, mm, ss, zone = m.group(4, 5, 6, 7, 8, 9, 10)
+    month = _MONTHS.get(mon)
+    tz = _ZONES.get(zone)
+    if month is None or tz is None:
+        value = datetime(m.group(3)[14:-1])  # raises if invalid
+        if len(_ZONES) < _CACHE_MAX:
+            _ZONES[zone] = value.tzinfo
+        return value
+    # a day out of range raises ValueError: the generic path reports it
+    return _dt.datetime(int(year), month, int(day), int(hh), int(mm), int(ss), tzinfo=tz)
+
+
 def _envelope(g: Sequence[Any]) -> Envelope:
-    # groups: date, subject, from, sender, reply-to, to, cc, bcc (raw),
-    # in-reply-to, message-id
+    # groups: date, subject, six address lists of six groups each (from,
+    # sender, reply-to, to, cc, bcc), in-reply-to, message-id
     raw_from = g[2]
-    from_ = _addresses(raw_from)
+    from_ = _addresses(g, 2)
     # sender and reply-to are usually the very text of from: the same
     # (immutable) tuple is shared
-    raw = g[3]
-    sender = from_ if raw == raw_from else _addresses(raw)
-    raw = g[4]
-    reply_to = from_ if raw == raw_from else _addresses(raw)
+    sender = from_ if g[8] == raw_from else _addresses(g, 8)
+    reply_to = from_ if g[14] == raw_from else _addresses(g, 14)
     return _new_envelope(
         g[0],
         g[1],
         from_,
         sender,
         reply_to,
-        _addresses(g[5]),
-        _addresses(g[6]),
-        _addresses(g[7]),
-        g[8],
-        g[9],
+        None if g[20] == b"NIL" else _addresses(g, 20),
+        None if g[26] == b"NIL" else _addresses(g, 26),
+        None if g[32] == b"NIL" else _addresses(g, 32),
+        g[38],
+        g[39],
     )
 
 
 def _params(raw: bytes) -> tuple[tuple[bytes, bytes], ...] | None:
-    try:
-        return _PARAMS[raw]
-    except KeyError:
-        pass
+    hit = _PARAMS.get(raw, _MISS)
+    if hit is not _MISS:
+        return hit  # type: ignore[no-any-return]
     value: tuple[tuple[bytes, bytes], ...] = tuple(_findall_pair(raw))
     _remember(_PARAMS, raw, value)
     return value
@@ -244,43 +269,13 @@ def _mpart_ext(raw: bytes) -> tuple[Any, ...]:
     return (_disposition(g[0]), _language(g[1]), _raw_nstring(g[2]), 3 - g.count(None))
 
 
-def _leaf(g: Sequence[Any]) -> SinglePart:
-    # groups: type, subtype, params (raw), id, description, encoding, size,
-    # lines, extension data (raw)
-    mtype = g[0]
-    upper = mtype.upper()
-    if upper == b"MESSAGE":
-        raise _Fallback
-    lines = g[7]
-    if (upper == b"TEXT") != (lines is not None):
-        raise _Fallback
-    ext = _LEAF_EXT.get(g[8])
-    if ext is None:
-        ext = _leaf_ext(g[8])
-    return _new_single(
-        mtype,
-        g[1],
-        _params(g[2]),
-        g[3],
-        g[4],
-        g[5],
-        int(g[6]),
-        None,
-        None,
-        None if lines is None else int(lines),
-        ext[0],
-        ext[1],
-        ext[2],
-        ext[3],
-        (),
-        ext[4],
-    )
-
-
 def _body(line: bytes, pos: int, max_depth: int) -> tuple[Any, int]:
     """body = "(" (body-type-1part / body-type-mpart) ")", with an explicit
     stack for the multiparts."""
     stack: list[list[Any]] = []
+    leaf_ext = _LEAF_EXT
+    cached_params = _PARAMS.get
+    new_single = _new_single
     while True:
         if line[pos + 1 : pos + 2] == b"(":
             if len(stack) >= max_depth - 1:
@@ -291,7 +286,36 @@ def _body(line: bytes, pos: int, max_depth: int) -> tuple[Any, int]:
         m = _match_leaf(line, pos)
         if m is None:
             raise _Fallback
-        part: Any = _leaf(m.groups())
+        # type, subtype, params (raw), id, description, encoding, size,
+        # lines, extension data (raw)
+        mtype, subtype, raw_params, id_, desc, enc, size, lines, raw_ext = m.groups()
+        upper = mtype.upper()
+        if upper == b"MESSAGE":
+            raise _Fallback
+        if (upper == b"TEXT") != (lines is not None):
+            raise _Fallback
+        ext = leaf_ext.get(raw_ext)
+        if ext is None:
+            ext = _leaf_ext(raw_ext)
+        params = cached_params(raw_params, _MISS)
+        part: Any = new_single(
+            mtype,
+            subtype,
+            _params(raw_params) if params is _MISS else params,
+            id_,
+            desc,
+            enc,
+            int(size),
+            None,
+            None,
+            None if lines is None else int(lines),
+            ext[0],
+            ext[1],
+            ext[2],
+            ext[3],
+            (),
+            ext[4],
+        )
         pos = m.end()
         while True:
             if not stack:
@@ -387,6 +411,7 @@ def fast_fetch(seq: int, fragments: Sequence[Any], start: int, max_depth: int) -
     bodystructure = body = modseq = msgid = thrid = None
     pos = start + 1
     end = len(line)
+    escaped = False
     try:
         while True:
             m = _match_item(line, pos)
@@ -398,12 +423,16 @@ def fast_fetch(seq: int, fragments: Sequence[Any], start: int, max_depth: int) -
             elif idx == 2:
                 flags = _flags(m.group(2))
             elif idx == 3:
-                internaldate = datetime(m.group(3))
-            elif idx == 8:
-                envelope = _envelope(m.groups()[8:18])
-            elif idx == 19 or idx == 20:
+                internaldate = _internaldate(m)
+            elif idx == 15:
+                envelope = _envelope(m.group(*_ENVELOPE_GROUPS))
+                if line.find(b"\\", pos, m.end()) >= 0:
+                    escaped = True
+            elif idx == 56 or idx == 57:
                 part, pos = _body(line, m.end(), max_depth)
-                if idx == 19:
+                if line.find(b"\\", m.end(), pos) >= 0:
+                    escaped = True
+                if idx == 56:
                     bodystructure = part
                 else:
                     body = part
@@ -412,11 +441,11 @@ def fast_fetch(seq: int, fragments: Sequence[Any], start: int, max_depth: int) -
                 n = int(m.group(idx))  # type: ignore[arg-type]
                 if n >= 2**63:
                     return None
-                if idx == 4:
+                if idx == 11:
                     size = n
-                elif idx == 5:
+                elif idx == 12:
                     modseq = n
-                elif idx == 6:
+                elif idx == 13:
                     msgid = n
                 else:
                     thrid = n
@@ -429,12 +458,13 @@ def fast_fetch(seq: int, fragments: Sequence[Any], start: int, max_depth: int) -
             if c == b")" and (pos + 1 == end or line[pos + 1 :] == b" "):
                 break
             return None
-        if b'\\"' in line or b"\\\\" in line:
-            # some quoted string holds an escape
+        if escaped:
+            # some quoted string holds an escape (the structures hold no
+            # other backslash)
             envelope = _unescaped(envelope)
             bodystructure = _unescaped(bodystructure)
             body = _unescaped(body)
-    except (_Fallback, RemoteProtocolError, RecursionError):
+    except (_Fallback, RemoteProtocolError, ValueError, RecursionError):
         # the generic path reads it, or raises the error with its message
         return None
     return _new_fetch(

@@ -202,7 +202,12 @@ _FQC = rb'"([^"\\\r\n\x00]*(?:\\["\\][^"\\\r\n\x00]*)*)"'
 _FNS = rb"(?:NIL|" + _FQ + rb")"
 _FNSC = rb"(?:NIL|" + _FQC + rb")"
 _FADDR = rb"\(" + _FNS + rb" " + _FNS + rb" " + _FNS + rb" " + _FNS + rb"\)"
-_FALIST = rb"(NIL|\((?:" + _FADDR + rb"){1,1000}\))"
+# an address list: raw (group 1); for a list of one address (the usual
+# from, sender, reply-to, to), also a marker (2) and its fields as content
+_FALIST = (
+    rb"(NIL|(\()\(" + _FNSC + rb" " + _FNSC + rb" " + _FNSC + rb" " + _FNSC
+    + rb"\)\)|\((?:" + _FADDR + rb"){2,1000}\))"
+)  # fmt: skip
 _FPARAMS = rb"NIL|\(" + _FQ + rb" " + _FQ + rb"(?: " + _FQ + rb" " + _FQ + rb"){0,1000}\)"
 _FDSP = rb"NIL|\(" + _FQ + rb" (?:" + _FPARAMS + rb")\)"
 _FLANG = rb"NIL|" + _FQ + rb"|\(" + _FQ + rb"(?: " + _FQ + rb"){0,1000}\)"
@@ -213,15 +218,18 @@ _FENV = (
     rb"(ENVELOPE \(" + _FNSC + rb" " + _FNSC + rb" " + rb" ".join([_FALIST] * 6)
     + rb" " + _FNSC + rb" " + _FNSC + rb"\))"
 )  # fmt: skip
-# Groups: 1 UID, 2 FLAGS, 3 INTERNALDATE, 4 RFC822.SIZE, 5 MODSEQ,
-# 6 X-GM-MSGID, 7 X-GM-THRID, 8 ENVELOPE (the whole item, so that it is the
-# match's lastindex; 9-18 its fields: date, subject and the two ids as
-# content, the six address lists raw), 19 BODYSTRUCTURE, 20 BODY.
+# Groups: 1 UID, 2 FLAGS, 3 INTERNALDATE (the whole item, so that it is
+# the match's lastindex; 4-10 day, month, year, hour, minute, second, zone
+# as DATE_TIME reads them), 11 RFC822.SIZE, 12 MODSEQ, 13 X-GM-MSGID,
+# 14 X-GM-THRID, 15 ENVELOPE (the whole item; 16-55 its fields: date and
+# subject as content, six address lists of six groups each, in-reply-to and
+# message-id as content), 56 BODYSTRUCTURE, 57 BODY.
 FAST_ITEM: Final = re.compile(
     rb"(?:UID ([0-9]{1,10})"
     rb"|FLAGS \(((?:\\?[!#$&'+,\-./0-9:;<=>?@A-Z^_`a-z|}~]{1,256}"
     rb"(?: \\?[!#$&'+,\-./0-9:;<=>?@A-Z^_`a-z|}~]{1,256}){0,1000})?)\)"
-    rb'|INTERNALDATE "([^"\\\r\n\x00]{1,64})"'
+    rb'|(INTERNALDATE "( ?[0-9]{1,2})-([A-Za-z]{3})-([0-9]{4}) '
+    rb'([0-9]{2}):([0-9]{2}):([0-9]{2}) ([+-][0-9]{4})")'
     rb"|RFC822\.SIZE ([0-9]{1,19})"
     rb"|MODSEQ \(([0-9]{1,19})\)"
     rb"|X-GM-MSGID ([0-9]{1,19})"

@@ -48,7 +48,24 @@ COMMON = [
 ]
 
 
-@pytest.mark.parametrize("line", COMMON)
+# escapes (in quoted strings and in literals the fast path inlines), an
+# odd date-time, the extension data read apart
+UNUSUAL = [
+    b'* 1 FETCH (FLAGS (\\Seen) ENVELOPE ("d" "a \\"quoted\\" \\\\ subj" (("N \\"x\\"" NIL'
+    b' "u" "h")) (("N \\"x\\"" NIL "u" "h")) NIL NIL NIL NIL NIL "<m>") BODYSTRUCTURE ("TEXT"'
+    b' "PLAIN" ("NAME" "a\\\\b") NIL NIL "7BIT" 1 2 NIL ("ATTACHMENT" ("FILENAME" "q\\"x"))'
+    b' ("EN" "D\\"E") "l\\\\oc"))',
+    b'* 1 FETCH (ENVELOPE (NIL {5}\r\na"b\\c NIL NIL NIL (({3}\r\nx"y NIL "u" "h")("a" NIL "b"'
+    b' "c")) NIL NIL NIL NIL) UID 4)',
+    b'* 1 FETCH (INTERNALDATE " 5-mar-2024 01:02:03 -0130" UID 3)',
+    b'* 1 FETCH (BODYSTRUCTURE (("TEXT" "PLAIN" NIL NIL NIL "7BIT" 1 2)("IMAGE" "PNG" NIL NIL'
+    b' NIL "BASE64" 3 NIL NIL) "MIXED" NIL ("INLINE" NIL) "EN" "loc"))',
+    b'* 1 FETCH (BODYSTRUCTURE (("TEXT" "PLAIN" NIL NIL NIL "7BIT" 1 2)("IMAGE" "PNG" NIL NIL'
+    b' NIL "BASE64" 3 NIL NIL) "MIXED"))',
+]
+
+
+@pytest.mark.parametrize("line", COMMON + UNUSUAL)
 def test_fast_path_is_taken_and_agrees(line: bytes) -> None:
     fragments = _split(line.rstrip(b"\r\n") + b"\r\n").fragments
     fast, generic = both(fragments)
@@ -62,6 +79,7 @@ FALLBACK = [
     b"* 1 FETCH (FLAGS (NIL))",  # NIL is no flag: the generic path says so
     b"* 1 FETCH (FLAGS (\\Seen  \\Answered))",
     b"* 1 FETCH (RFC822.SIZE 9999999999999999999)",  # above 2**63
+    b'* 1 FETCH (INTERNALDATE "31-Feb-2024 01:02:03 +0000")',  # no such day
     b'* 1 FETCH (BODY ("TEXT" "PLAIN" NIL NIL NIL "7BIT" 1))',  # text without lines
 ]
 
