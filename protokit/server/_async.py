@@ -11,7 +11,7 @@ is the only place that knows about anyio.
 from __future__ import annotations
 
 import math
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from types import TracebackType
 from typing import ParamSpec, TypeVar
 
@@ -19,10 +19,13 @@ import anyio
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from ._store import Store
-from ._types import Change
+from ._types import Change, Delivered
+from ._writer import MessageWriter
 
 __all__ = ["AsyncStore", "Subscription"]
 
+#: Deliveries committed together at most.
+_MAX_BATCH = 256
 _P = ParamSpec("_P")
 _T = TypeVar("_T")
 
@@ -94,6 +97,16 @@ class Subscription:
         self.close()
 
 
+class _Pending:
+    __slots__ = ("addresses", "done", "result", "writer")
+
+    def __init__(self, addresses: str | Sequence[str], writer: MessageWriter) -> None:
+        self.addresses = addresses
+        self.writer = writer
+        self.done = anyio.Event()
+        self.result: dict[str, Delivered] | Exception | None = None
+
+
 class AsyncStore:
     """Run :class:`Store` calls from async code: ``await astore.call(
     astore.store.deliver, address, writer)``.  Calls run one at a time on a
@@ -104,6 +117,8 @@ class AsyncStore:
         self.store = store
         self._limiter: anyio.CapacityLimiter | None = None
         self._subscriptions: list[Subscription] = []
+        self._queue: list[_Pending] = []
+        self._flushing = False
 
     def __repr__(self) -> str:
         return f"<AsyncStore {self.store!r}>"
@@ -125,6 +140,41 @@ class AsyncStore:
                 if sub.account_id == change.account_id:
                     sub._offer(change)
         return result
+
+    async def deliver(
+        self, addresses: str | Sequence[str], writer: MessageWriter
+    ) -> dict[str, Delivered]:
+        """:meth:`Store.deliver` with group commit: deliveries that arrive
+        while a commit is in progress are committed together in the next
+        transaction (one fsync for all), so 50 concurrent SMTP sessions do
+        not wait for 50 fsyncs in a row.  Durable when it returns."""
+        pending = _Pending(addresses, writer)
+        self._queue.append(pending)
+        if not self._flushing:
+            self._flushing = True
+            try:
+                # Shielded: the batch this task took on must be committed and
+                # answered even if this task is cancelled meanwhile.
+                with anyio.CancelScope(shield=True):
+                    while self._queue:
+                        batch = self._queue[:_MAX_BATCH]
+                        del self._queue[:_MAX_BATCH]
+                        try:
+                            results: Sequence[dict[str, Delivered] | Exception] = await self.call(
+                                self.store.deliver_many, [(p.addresses, p.writer) for p in batch]
+                            )
+                        except Exception as exc:  # the database itself failed: tell everyone
+                            results = [exc] * len(batch)
+                        for p, result in zip(batch, results, strict=True):
+                            p.result = result
+                            p.done.set()
+            finally:
+                self._flushing = False
+        await pending.done.wait()
+        if isinstance(pending.result, Exception):
+            raise pending.result
+        assert pending.result is not None
+        return pending.result
 
     def subscribe(self, account_id: int, *, max_buffer: int = 1000) -> Subscription:
         """A :class:`Subscription` to the account's changes (use as a context

@@ -103,6 +103,23 @@ class Database:
         self._deliver(changes, listeners)
 
     @contextlib.contextmanager
+    def savepoint(self) -> Iterator[None]:
+        """Inside :meth:`transaction`: a part that is undone alone, changes
+        included, when it raises."""
+        if not self._depth:
+            raise StoreError("a savepoint needs a transaction")
+        pending = dict(self._pending)
+        self.db.execute("SAVEPOINT part")
+        try:
+            yield
+        except BaseException:
+            self.db.execute("ROLLBACK TO part")
+            self.db.execute("RELEASE part")
+            self._pending = pending
+            raise
+        self.db.execute("RELEASE part")
+
+    @contextlib.contextmanager
     def snapshot(self) -> Iterator[sqlite3.Connection]:
         """A read transaction: every query inside sees the same state."""
         with self._lock:

@@ -248,26 +248,52 @@ class MessagesMixin:
         SMTP server may send 250).  An unknown address raises
         :class:`NoSuchAccount` and stores nothing; the writer is closed
         either way."""
-        targets = [addresses] if isinstance(addresses, str) else list(addresses)
         try:
             with self._db.transaction() as db:
-                body_id = self._store_body(db, writer)
-                out: dict[str, Delivered] = {}
-                done: dict[int, Delivered] = {}
-                for address in targets:
-                    row = db.execute(
-                        "SELECT a.id, b.id FROM accounts a JOIN mailboxes b"
-                        " ON b.account_id = a.id AND b.name = 'INBOX' WHERE a.address = ?",
-                        (address,),
-                    ).fetchone()
-                    if row is None:
-                        raise NoSuchAccount(f"no account {address}")
-                    if row[0] not in done:
-                        done[row[0]] = self._create(db, row[0], row[1], body_id, writer, "", None)
-                    out[address] = done[row[0]]
-                return out
+                return self._deliver(db, addresses, writer)
         finally:
             writer.abort()
+
+    def _deliver(
+        self, db: sqlite3.Connection, addresses: str | Sequence[str], writer: MessageWriter
+    ) -> dict[str, Delivered]:
+        targets = [addresses] if isinstance(addresses, str) else list(addresses)
+        body_id = self._store_body(db, writer)
+        out: dict[str, Delivered] = {}
+        done: dict[int, Delivered] = {}
+        for address in targets:
+            row = db.execute(
+                "SELECT a.id, b.id FROM accounts a JOIN mailboxes b"
+                " ON b.account_id = a.id AND b.name = 'INBOX' WHERE a.address = ?",
+                (address,),
+            ).fetchone()
+            if row is None:
+                raise NoSuchAccount(f"no account {address}")
+            if row[0] not in done:
+                done[row[0]] = self._create(db, row[0], row[1], body_id, writer, "", None)
+            out[address] = done[row[0]]
+        return out
+
+    def deliver_many(
+        self, items: Sequence[tuple[str | Sequence[str], MessageWriter]]
+    ) -> list[dict[str, Delivered] | StoreError]:
+        """Several :meth:`deliver` calls in one transaction (one fsync: a
+        group commit).  Each item succeeds or fails on its own (a savepoint
+        each); the results, in order, are what :meth:`deliver` would have
+        returned or raised.  Every writer is closed."""
+        results: list[dict[str, Delivered] | StoreError] = []
+        try:
+            with self._db.transaction() as db:
+                for addresses, writer in items:
+                    try:
+                        with self._db.savepoint():
+                            results.append(self._deliver(db, addresses, writer))
+                    except StoreError as exc:
+                        results.append(exc)
+            return results
+        finally:
+            for _, writer in items:
+                writer.abort()
 
     def store_sent(self, address: str, writer: MessageWriter) -> Delivered:
         """A message the user submitted: into Sent, flagged \\Seen and

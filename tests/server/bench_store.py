@@ -53,6 +53,37 @@ def bench_store(d: Path, count: int, big: int) -> dict[str, float]:
     return out
 
 
+def bench_async(d: Path, count: int, clients: int, backend: str) -> float:
+    """Durable deliveries per second through AsyncStore.deliver (group commit)
+    from ``clients`` tasks."""
+    import anyio
+
+    from protokit.server import AsyncStore
+
+    path = d / f"async-{clients}-{backend}.sqlite3"
+    store = Store(path, password_iterations=1000, scram_iterations=16)
+    store.add_account("a@example.com", "pw")
+    astore = AsyncStore(store)
+
+    async def client(n: int) -> None:
+        for i in range(n):
+            w = store.new_message()
+            w.write(small(i))
+            await astore.deliver("a@example.com", w)
+
+    async def run() -> float:
+        t = time.perf_counter()
+        async with anyio.create_task_group() as tg:
+            for _ in range(clients):
+                tg.start_soon(client, count // clients)
+        return (count // clients) * clients / (time.perf_counter() - t)
+
+    try:
+        return anyio.run(run, backend=backend)
+    finally:
+        store.close()
+
+
 def bench_maildir(d: Path, count: int, fsync: bool) -> float:
     md = mailbox.Maildir(str(d / ("md-sync" if fsync else "md")), create=True)
     t = time.perf_counter()
@@ -79,10 +110,17 @@ def main() -> None:
         ours = bench_store(d, args.count, args.big)
         peer_sync = bench_maildir(d, args.count, fsync=True)
         peer = bench_maildir(d, args.count, fsync=False)
+        concurrent = {
+            (n, b): bench_async(d, args.count // 2, n, b)
+            for n in (1, 50)
+            for b in ("asyncio", "trio")
+        }
     for name, value in ours.items():
         print(f"store   {name:24} {value:12.1f}")
     print(f"maildir deliver+fsync msg/s    {peer_sync:12.1f}")
     print(f"maildir deliver (no fsync)     {peer:12.1f}")
+    for (n, b), value in concurrent.items():
+        print(f"async {b:7} {n:2} clients msg/s   {value:12.1f}")
     ratio = ours["deliver 4 KiB msg/s"] / peer_sync
     print(f"ratio store / maildir+fsync    {ratio:12.2f}")
 

@@ -120,3 +120,68 @@ def test_sync_listener_called_after_commit(store: Store, alice: Account) -> None
     remove()
     store.deliver("alice@example.com", writer_with(store, [b"2"]))
     assert len(seen) == 2
+
+
+async def test_group_commit_delivers_each_in_order(
+    store: Store, alice: Account, bob: Account
+) -> None:
+    astore = AsyncStore(store)
+    results: dict[int, object] = {}
+    commits: list[int] = []
+    real = store.deliver_many
+
+    def counting(items):  # type: ignore[no-untyped-def]
+        commits.append(len(items))
+        return real(items)
+
+    store.deliver_many = counting  # type: ignore[method-assign]
+
+    async def client(i: int) -> None:
+        to = "nobody@example.com" if i == 7 else ("alice@example.com", "bob@example.com")[i % 2]
+        try:
+            results[i] = await astore.deliver(to, writer_with(store, [message(str(i))]))
+        except Exception as exc:
+            results[i] = exc
+
+    sub = astore.subscribe(alice.id)
+    async with anyio.create_task_group() as tg:
+        for i in range(20):
+            tg.start_soon(client, i)
+    # fewer transactions than deliveries, all of them accounted for
+    assert sum(commits) == 20 and len(commits) < 20
+    assert str(results[7]) == "no account nobody@example.com"
+    alice_uids = sorted(
+        r["alice@example.com"].uid for i, r in results.items() if i % 2 == 0 and i != 7
+    )  # type: ignore[index]
+    bob_uids = sorted(
+        r["bob@example.com"].uid for i, r in results.items() if i % 2 == 1 and i != 7
+    )  # type: ignore[index]
+    assert alice_uids == list(range(1, 11)) and bob_uids == list(range(1, 10))
+    # each message's body is its own, and the failed one left nothing behind
+    inbox = store.mailbox(alice.id, "INBOX").id
+    assert len(store.fetch(inbox)) == 10
+    assert store._db.db.execute("SELECT count(*) FROM messages").fetchone()[0] == 19
+    for i, r in results.items():
+        if i != 7:
+            ((address, d),) = r.items()  # type: ignore[union-attr]
+            account = store.require_account(address)
+            assert b"".join(store.read_message(account.id, d.gm_msgid)) == message(str(i))
+    seen = []
+    while (change := sub.receive_nowait()) is not None:
+        seen.extend(change.uids if change.mailbox_id == inbox else ())
+    assert sorted(seen) == list(range(1, 11))
+    sub.close()
+
+
+def test_savepoint_undoes_one_part_only(store: Store, alice: Account) -> None:
+    w1, w2, w3 = (writer_with(store, [message(str(i))]) for i in range(3))
+    got = store.deliver_many(
+        [("alice@example.com", w1), ("nobody@x", w2), ("alice@example.com", w3)]
+    )
+    assert [type(r).__name__ for r in got] == ["dict", "NoSuchAccount", "dict"]
+    assert [m.uid for m in store.fetch(store.mailbox(alice.id, "INBOX").id)] == [1, 2]
+    assert w1.closed and w2.closed and w3.closed
+    from protokit.server import StoreError
+
+    with pytest.raises(StoreError, match="savepoint needs a transaction"), store._db.savepoint():
+        pass
