@@ -94,7 +94,7 @@ CHUNK_SIZE: Final = 256 * 1024
 
 #: What ``login=`` takes: (user, password), (user, token source callable), or
 #: a ready ``protokit.sasl`` client mechanism.
-Login: TypeAlias = "tuple[str, str | Secret[str]] | tuple[str, TokenSource] | ClientMechanism"
+Login: TypeAlias = tuple[str, str | Secret[str]] | tuple[str, TokenSource] | ClientMechanism
 
 
 class SMTPError(Exception):
