@@ -42,6 +42,26 @@ from ._server import PrefixedStream as PrefixedStream
 from ._server import ServerInfo as ServerInfo
 from ._server import ServerLimits as ServerLimits
 from ._server import serve_listeners as serve_listeners
+from ._smtp_backend import Envelope as Envelope
+from ._smtp_backend import InMemorySMTPBackend as InMemorySMTPBackend
+from ._smtp_backend import MessageSink as MessageSink
+from ._smtp_backend import SMTPBackend as SMTPBackend
+from ._smtp_backend import SMTPSession as SMTPSession
+from ._smtp_backend import StoredMessage as StoredMessage
+from ._smtp_client import Login as Login
+from ._smtp_client import SendResult as SendResult
+from ._smtp_client import SMTPAuthenticationError as SMTPAuthenticationError
+from ._smtp_client import SMTPClient as SMTPClient
+from ._smtp_client import SMTPDataError as SMTPDataError
+from ._smtp_client import SMTPError as SMTPError
+from ._smtp_client import SMTPNotSupported as SMTPNotSupported
+from ._smtp_client import SMTPRecipientsRefused as SMTPRecipientsRefused
+from ._smtp_client import SMTPResponseError as SMTPResponseError
+from ._smtp_client import SMTPSenderRefused as SMTPSenderRefused
+from ._smtp_client import connect_smtp as connect_smtp
+from ._smtp_client import open_smtp as open_smtp
+from ._smtp_client import wrap_smtp_stream as wrap_smtp_stream
+from ._smtp_server import serve_smtp as serve_smtp
 from ._tls import TLSMode as TLSMode
 from ._tls import client_ssl_context as client_ssl_context
 from ._tls import greeting_timeout as greeting_timeout
@@ -52,12 +72,16 @@ __all__ = [
     "ConnectError",
     "ConnectionClosed",
     "ConnectionInfo",
+    "Envelope",
     "Handler",
     "InMemoryPOP3Backend",
+    "InMemorySMTPBackend",
     "Listener",
+    "Login",
     "Maildrop",
     "MaildropInUse",
     "MaildropUnavailable",
+    "MessageSink",
     "MessageStream",
     "OperationTimeout",
     "POP3AuthenticationError",
@@ -69,9 +93,21 @@ __all__ = [
     "ProxyProtocolError",
     "Pump",
     "ReadError",
+    "SMTPAuthenticationError",
+    "SMTPBackend",
+    "SMTPClient",
+    "SMTPDataError",
+    "SMTPError",
+    "SMTPNotSupported",
+    "SMTPRecipientsRefused",
+    "SMTPResponseError",
+    "SMTPSenderRefused",
+    "SMTPSession",
     "SansIOConnection",
+    "SendResult",
     "ServerInfo",
     "ServerLimits",
+    "StoredMessage",
     "TLSError",
     "TLSMode",
     "Timeouts",
@@ -81,13 +117,17 @@ __all__ = [
     "build_v2",
     "client_ssl_context",
     "connect_pop3",
+    "connect_smtp",
     "greeting_timeout",
     "map_exceptions",
     "open_pop3",
+    "open_smtp",
     "open_stream",
     "parse_proxy_header",
     "serve_listeners",
     "serve_pop3",
+    "serve_smtp",
     "server_ssl_context",
     "wrap_pop3_stream",
+    "wrap_smtp_stream",
 ]
