@@ -103,6 +103,8 @@ def _params(v: list[Any], what: str) -> tuple[tuple[str, Any], ...]:
     i = 0
     while i < len(v):
         name = word(v[i], what).upper()
+        if PARAM_NAME.match(name) is None:  # tagged-ext-label (the writer's rule too)
+            raise err(what)
         i += 1
         value = None
         if i < len(v) and not (type(v[i]) is str and PARAM_NAME.match(v[i])):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from protokit import RemoteProtocolError
-from protokit.imap import parse_response
+from protokit.imap import parse_command, parse_response
 from protokit.imap._framer import Message
 from protokit.testing.fuzz import ENTRY_POINTS
 
@@ -17,6 +17,12 @@ CRASHES = [
     # NIL as an ESEARCH return-data name parsed as the atom "NIL", which the
     # writer refuses to send (it would read back as nil).
     ("imap_response_parser", b'\x00\x00* ESEARCH (TAG "A283") NIL 2,10:11\r\n'),
+    # A FETCH modifier name outside tagged-ext-label ("&") was accepted; the
+    # writer refused to send it back.
+    (
+        "imap_server_framer",
+        b"\x00\x00=100 UID FETCH 1:* (FLAGS) (CHANGEDSINC&E 12&345 VANISHED.)\r\n",
+    ),
 ]
 
 
@@ -35,3 +41,10 @@ def test_esearch_correlator_must_be_ascii() -> None:
 def test_esearch_nil_name_is_a_syntax_error() -> None:
     with pytest.raises(RemoteProtocolError, match="ESEARCH response"):
         parse_response(Message(fragments=(b"* ESEARCH NIL 2",)))
+
+
+def test_parameter_names_follow_tagged_ext_label() -> None:
+    with pytest.raises(RemoteProtocolError, match="FETCH modifiers"):
+        parse_command(Message(fragments=(b"a FETCH 1 (FLAGS) (CHANGEDSINC&E 1)",)))
+    ok = parse_command(Message(fragments=(b"a FETCH 1 (FLAGS) (CHANGEDSINCE 1 VANISHED)",)))
+    assert ok.modifiers == (("CHANGEDSINCE", 1), ("VANISHED", None))  # type: ignore[attr-defined]
