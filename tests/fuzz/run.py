@@ -25,7 +25,7 @@ def main(argv: list[str]) -> None:
     if len(argv) < 2 or argv[1] in ("-h", "--help"):
         print(__doc__)
         raise SystemExit(2)
-    import atheris
+    import atheris  # type: ignore[import-untyped]
 
     with atheris.instrument_imports(include=["protokit"]):
         from protokit.testing.fuzz import ENTRY_POINTS

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from protokit import RemoteProtocolError
-from protokit.imap import parse_command, parse_response
+from protokit.imap import ESearch, FetchCommand, parse_command, parse_response
 from protokit.imap._framer import Message
 from protokit.testing.fuzz import ENTRY_POINTS
 
@@ -35,7 +35,8 @@ def test_esearch_correlator_must_be_ascii() -> None:
     with pytest.raises(RemoteProtocolError, match="ESEARCH correlator"):
         parse_response(Message(fragments=(b'* ESEARCH (TAG "A\xf783") ALL 2',)))
     ok = parse_response(Message(fragments=(b'* ESEARCH (TAG "A283") ALL 2',)))
-    assert ok.tag == "A283"  # type: ignore[union-attr]
+    assert isinstance(ok, ESearch)
+    assert ok.tag == "A283"
 
 
 def test_esearch_nil_name_is_a_syntax_error() -> None:
@@ -47,4 +48,5 @@ def test_parameter_names_follow_tagged_ext_label() -> None:
     with pytest.raises(RemoteProtocolError, match="FETCH modifiers"):
         parse_command(Message(fragments=(b"a FETCH 1 (FLAGS) (CHANGEDSINC&E 1)",)))
     ok = parse_command(Message(fragments=(b"a FETCH 1 (FLAGS) (CHANGEDSINCE 1 VANISHED)",)))
-    assert ok.modifiers == (("CHANGEDSINCE", 1), ("VANISHED", None))  # type: ignore[attr-defined]
+    assert isinstance(ok, FetchCommand)
+    assert ok.modifiers == (("CHANGEDSINCE", 1), ("VANISHED", None))

@@ -47,7 +47,7 @@ def run_smtp(data: bytes) -> list[object]:
     conn = ServerConnection(ServerConfig())
     conn.data_to_send()
     conn.receive_data(data)
-    events = []
+    events: list[object] = []
     while (ev := conn.next_event()) is not NEED_DATA:
         events.append(ev)
         while conn.pending is not None:
