@@ -16,7 +16,7 @@ import anyio.abc
 import pytest
 from anyio.streams.tls import TLSStream
 
-from protokit.net import Listener, ServerLimits, TLSMode
+from protokit.net import Listener, ServerLimits, TLSMode, build_v1, build_v2
 from protokit.net._smtp_backend import (
     Envelope,
     InMemorySMTPBackend,
@@ -403,3 +403,48 @@ async def test_our_client_email_message_with_bcc_and_lmtp_results() -> None:
     assert m.sender == "alice@x.example"
     assert b"secret@z.example" not in m.data and b"Bcc" not in m.data
     assert m.data.endswith(b"\r\n\r\nline one\r\n.line two\r\n")
+
+
+@pytest.mark.parametrize("version", [1, 2])
+async def test_proxy_protocol_gives_the_backend_the_real_client(version: int) -> None:
+    seen: list[tuple[tuple[str, int], str | None]] = []
+
+    class Recording(InMemorySMTPBackend):
+        async def mail_from(
+            self, session: SMTPSession, sender: str, params: MailParams
+        ) -> Reply | None:
+            seen.append((session.peer, session.helo))
+            return None
+
+    header = (build_v1 if version == 1 else build_v2)(("203.0.113.7", 40000), ("127.0.0.1", 25))
+    async with anyio.create_task_group() as tg:
+        info = await tg.start(
+            lambda task_status: serve_smtp(
+                Recording(),
+                [Listener(name="p", proxy_protocol=True)],
+                config=LOOPBACK,
+                task_status=task_status,
+            )
+        )
+        async for w in raw(info.port("p")):
+            await w.stream.send(header + b"EHLO c.example\r\n")
+            assert await w.line() == b"220 mx.test ESMTP protokit ready\r\n"
+            await w.read_until(b"\r\n250 ")
+            await w.line()
+            assert await w.ask(b"MAIL FROM:<>\r\n") == b"250 2.1.0 Sender OK\r\n"
+        tg.cancel_scope.cancel()
+    assert seen == [(("203.0.113.7", 40000), "c.example")]
+
+
+async def test_our_client_sendmail_smtplib_shape() -> None:
+    backend = make_backend(local_recipients=["bob@y.example"])
+    async with our_smtp_server(backend, LOOPBACK) as srv, open_smtp(
+        "127.0.0.1", srv.implicit, tls=TLSMode.IMPLICIT, ssl_context=srv.client_context()
+    ) as client:
+        refused = await client.sendmail("a@x.example", ["bob@y.example", "eve@y.example"], MSG)
+    assert refused == {
+        "eve@y.example": Reply(code=550, enhanced="5.1.1", lines=("No such user here",))
+    }
+    assert [(m.recipients, m.data, m.tls) for m in backend.messages] == [
+        (("bob@y.example",), MSG, True)
+    ]
