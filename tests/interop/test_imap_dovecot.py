@@ -162,13 +162,15 @@ async def test_twenty_megabytes_streamed_in_bounded_memory() -> None:
             assert peak < 4 * 1024 * 1024, f"peak {peak} bytes while streaming"
 
 
-async def test_idle_woken_by_another_connections_append() -> None:
+async def test_idle_woken_renewed_and_an_unfinished_fetch_wound_up() -> None:
     with dovecot() as d:
         deliver_maildir(d, "alice", MESSAGES[:1])
         async with session(d, TLSMode.PLAIN) as watcher, session(d, TLSMode.PLAIN) as writer:
             await watcher.login("alice", "alicepw")
             await writer.login("alice", "alicepw")
             assert (await watcher.select()).exists == 1
+            # Woken by the other connection's APPEND (no sleep: the first
+            # update is awaited with a deadline).
             async with watcher.idle() as idle:
                 await writer.append("INBOX", b"Subject: new\r\n\r\nhi\r\n")
                 got = []
@@ -178,32 +180,38 @@ async def test_idle_woken_by_another_connections_append() -> None:
                         break
                 assert got == [Exists(count=2)]
             assert watcher.mailbox is not None and watcher.mailbox.exists == 2
-            # The session is usable after DONE.
-            assert await watcher.search() == [1, 2]
+            assert await watcher.search() == [1, 2]  # usable after DONE
 
-
-async def test_idle_is_reissued_after_the_renew_period() -> None:
-    with dovecot() as d:
-        async with (
-            session(d, TLSMode.PLAIN, idle_renew=0.2) as c,
-            session(d, TLSMode.PLAIN) as writer,
-        ):
-            await c.login("alice", "alicepw")
-            await writer.login("alice", "alicepw")
-            await c.select()
-            idle = c.idle()
             # Nothing happens for longer than the renew period: IDLE is
             # ended and issued again, and the session stays in IDLE.
-            assert await idle.check(0.7) == []
-            assert idle.active and c.connection.state.value == "SELECTED"
+            renewing = watcher.idle(renew=0.2)
+            assert await renewing.check(0.7) == []
+            assert renewing.active
             await writer.append("INBOX", b"Subject: x\r\n\r\ny\r\n")
             with anyio.fail_after(10):
-                updates = await idle.check(10)
-            assert Exists(count=1) in updates
-            await idle.done()
-            assert not idle.active
-            # LOGIN A1, SELECT A2, IDLE A3, then at least one IDLE more.
-            assert int(c.connection.next_tag()[1:]) >= 5
+                updates = await renewing.check(10)
+            assert Exists(count=3) in updates
+            # A3 SEARCH, then IDLE A4 and at least one IDLE more.
+            assert int(watcher.connection.next_tag()[1:]) >= 7
+
+            # A FETCH iteration left after one message (and the IDLE still
+            # running) are wound up by the next command.
+            results = watcher.fetch(SequenceSet.of((1, None)), ["UID", WHOLE])
+            async for first in results:
+                assert first.uid == 1 and await first.read() == MESSAGES[0]
+                break
+            assert not renewing.active
+            assert await watcher.search() == [1, 2, 3]
+            assert results.done
+            with pytest.raises(IMAPError) as info:
+                await watcher.select("Nonexistent")
+            assert (info.value.command, info.value.status, info.value.code) == (
+                "SELECT",
+                "NO",
+                None,
+            )
+            assert info.value.text.startswith("Mailbox doesn't exist: Nonexistent")
+            assert watcher.mailbox is None
 
 
 async def test_condstore_and_qresync_resynchronize() -> None:
@@ -232,21 +240,3 @@ async def test_condstore_and_qresync_resynchronize() -> None:
             assert state.vanished == (3,)
             assert [(f.uid, f.flags) for f in state.changed] == [(1, ("\\Seen",))]
             assert state.exists == 2
-
-
-async def test_fetch_left_unfinished_is_wound_up_by_the_next_command() -> None:
-    with dovecot() as d:
-        deliver_maildir(d, "alice", MESSAGES)
-        async with session(d, TLSMode.PLAIN) as c:
-            await c.login("alice", "alicepw")
-            await c.select()
-            results = c.fetch(SequenceSet.of((1, None)), ["UID", WHOLE])
-            async for first in results:
-                assert first.uid == 1
-                break
-            assert await c.search() == [1, 2, 3]
-            assert results.done
-            with pytest.raises(IMAPError) as info:
-                await c.select("Nonexistent")
-            assert info.value.status == "NO" and info.value.command == "SELECT"
-            assert c.mailbox is None
