@@ -438,9 +438,12 @@ async def test_proxy_protocol_gives_the_backend_the_real_client(version: int) ->
 
 async def test_our_client_sendmail_smtplib_shape() -> None:
     backend = make_backend(local_recipients=["bob@y.example"])
-    async with our_smtp_server(backend, LOOPBACK) as srv, open_smtp(
-        "127.0.0.1", srv.implicit, tls=TLSMode.IMPLICIT, ssl_context=srv.client_context()
-    ) as client:
+    async with (
+        our_smtp_server(backend, LOOPBACK) as srv,
+        open_smtp(
+            "127.0.0.1", srv.implicit, tls=TLSMode.IMPLICIT, ssl_context=srv.client_context()
+        ) as client,
+    ):
         refused = await client.sendmail("a@x.example", ["bob@y.example", "eve@y.example"], MSG)
     assert refused == {
         "eve@y.example": Reply(code=550, enhanced="5.1.1", lines=("No such user here",))
@@ -448,3 +451,25 @@ async def test_our_client_sendmail_smtplib_shape() -> None:
     assert [(m.recipients, m.data, m.tls) for m in backend.messages] == [
         (("bob@y.example",), MSG, True)
     ]
+
+
+@pytest.mark.parametrize("chunking", [True, False])
+async def test_our_client_a_large_message_by_bdat_chunks_or_data(chunking: bool) -> None:
+    # 1 MiB with lines starting with dots: four BDAT chunks of 256 KiB, or a
+    # dot-stuffed DATA body written in pieces.
+    line = b".a line that starts with a dot and is otherwise plain text...\r\n"
+    big = b"Subject: big\r\n\r\n" + line * (1024 * 1024 // len(line))
+    backend = make_backend()
+    async with (
+        our_smtp_server(backend, LOOPBACK) as srv,
+        open_smtp(
+            "127.0.0.1", srv.implicit, tls=TLSMode.IMPLICIT, ssl_context=srv.client_context()
+        ) as client,
+    ):
+        result = await client.send_message(
+            big, sender="a@x.example", recipients=["b@y.example"], chunking=chunking
+        )
+    assert result.reply == Reply(code=250, enhanced="2.0.0", lines=("Message accepted",))
+    [m] = backend.messages
+    assert m.data == big
+    assert m.mail_params.size == len(big)
