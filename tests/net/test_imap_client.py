@@ -19,7 +19,7 @@ from anyio.streams.tls import TLSStream
 
 from protokit import RemoteProtocolError
 from protokit.imap import Exists, FetchBody, SearchKey
-from protokit.net import TLSError, TLSMode
+from protokit.net import ConnectionClosed, OperationTimeout, Timeouts, TLSError, TLSMode
 from protokit.net._imap_client import IMAPClient, connect_imap
 from protokit.net._imap_client_types import IMAPAuthenticationError, IMAPError
 
@@ -370,4 +370,78 @@ async def test_idle_yields_updates_and_is_reissued() -> None:
         assert got == [Exists(count=2), Exists(count=3)]
         assert c.mailbox is not None and c.mailbox.exists == 3
         assert await c.noop() == []
+        await c.aclose()
+
+
+async def test_qresync_select_exactly() -> None:
+    async def script(p: Peer) -> None:
+        await p.send(b"* PREAUTH [CAPABILITY IMAP4rev1 CONDSTORE QRESYNC ENABLE] hi\r\n")
+        await p.expect(b"A1 ENABLE QRESYNC\r\n", b"* ENABLED QRESYNC\r\nA1 OK\r\n")
+        await p.expect(
+            b"A2 SELECT INBOX (QRESYNC (67890007 20050715194045000 41:211,214:541))\r\n",
+            b"* 314 EXISTS\r\n* OK [UIDVALIDITY 67890007] ok\r\n"
+            b"* OK [HIGHESTMODSEQ 20050715194045319] ok\r\n"
+            b"* VANISHED (EARLIER) 41,43:45\r\n"
+            b"* 49 FETCH (UID 117 FLAGS (\\Seen \\Answered) MODSEQ (90060115194045001))\r\n"
+            b"A2 OK [READ-WRITE] done\r\n",
+        )
+        await p.expect(b"A3 NOOP\r\n", b"* VANISHED 49\r\nA3 OK\r\n")
+        assert await p.rest() == b""
+
+    async with scripted(script) as (port, _):
+        c = await plain(port)
+        known = [*range(41, 212), *range(214, 542)]
+        state = await c.select(qresync=(67890007, 20050715194045000, known))
+        assert (state.exists, state.highest_modseq, state.vanished) == (
+            314,
+            20050715194045319,
+            (41, 43, 44, 45),
+        )
+        assert [(f.seq, f.uid, f.flags, f.modseq) for f in state.changed] == [
+            (49, 117, ("\\Seen", "\\Answered"), 90060115194045001)
+        ]
+        await c.noop()
+        assert c.mailbox is not None and c.mailbox.exists == 313
+        await c.aclose()
+
+
+async def test_a_hostile_esearch_range_is_refused() -> None:
+    async def script(p: Peer) -> None:
+        await p.send(b"* PREAUTH [CAPABILITY IMAP4rev1 ESEARCH] hi\r\n")
+        await p.expect(b"A1 SELECT INBOX\r\n", b"A1 OK\r\n")
+        await p.expect(
+            b"A2 UID SEARCH RETURN (ALL) ALL\r\n",
+            b'* ESEARCH (TAG "A2") UID ALL 1:4294967295\r\nA2 OK\r\n',
+        )
+        await p.rest()
+
+    async with scripted(script) as (port, _):
+        c = await plain(port)
+        await c.select()
+        with pytest.raises(RemoteProtocolError, match="more than 10000000 numbers"):
+            await c.search()
+        await c.aclose()
+
+
+async def test_no_greeting_names_the_implicit_tls_mode() -> None:
+    async def script(p: Peer) -> None:
+        await p.rest()
+
+    async with scripted(script) as (port, _):
+        with pytest.raises(OperationTimeout, match=r"connect with tls=TLSMode\.IMPLICIT"):
+            await connect_imap("127.0.0.1", port, timeouts=Timeouts(read=0.2))
+
+
+async def test_the_server_closing_mid_command_is_connection_closed() -> None:
+    async def script(p: Peer) -> None:
+        await p.send(b"* PREAUTH [CAPABILITY IMAP4rev1] hi\r\n")
+        assert await p.line() == b"A1 SELECT INBOX\r\n"
+        await p.send(b"* 3 EXISTS\r\n")
+
+    async with scripted(script) as (port, _):
+        c = await plain(port)
+        with pytest.raises(ConnectionClosed):
+            await c.select()
+        with pytest.raises(ConnectionClosed, match="session is over"):
+            await c.noop()
         await c.aclose()
