@@ -595,6 +595,9 @@ class InMemoryIMAPBackend:
     def mailbox_names(self, username: str) -> list[str]:
         return list(self._users[username].mailboxes)
 
+    def uidvalidity(self, username: str, mailbox: str = "INBOX") -> int:
+        return self._users[username].mailbox(mailbox).uidvalidity
+
     # -- IMAPBackend --------------------------------------------------------------------
 
     async def verify_password(self, username: str, password: Secret[str]) -> bool:

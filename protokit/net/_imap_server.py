@@ -112,7 +112,7 @@ from ._imap_server_fetch import body_structure, envelope, section_bytes_of
 from ._pump import Pump, Timeouts
 from ._server import ConnectionInfo, Listener, ServerInfo, ServerLimits, serve_listeners
 
-__all__ = ["DEFAULT_CAPABILITIES", "serve_imap"]
+__all__ = ["DEFAULT_CAPABILITIES", "DEFAULT_MECHANISMS", "serve_imap"]
 
 log = logging.getLogger("protokit.net.imap")
 
@@ -134,6 +134,8 @@ DEFAULT_CAPABILITIES: Final = (
     "ESEARCH",
     "X-GM-EXT-1",
 )
+#: SASL mechanisms offered by default (the plaintext ones under TLS only).
+DEFAULT_MECHANISMS: Final = ("PLAIN", "OAUTHBEARER", "XOAUTH2")
 #: What a client over ``ServerLimits.max_connections`` is told.
 OVERLOAD_REPLY: Final = b"* BYE [UNAVAILABLE] Too many connections, try again later\r\n"
 SHUTDOWN_REPLY: Final = b"* BYE [UNAVAILABLE] Server shutting down\r\n"
@@ -165,7 +167,7 @@ async def serve_imap(
     ``timeouts`` bounds writes and the STARTTLS handshake.  Reports the
     bound ports through ``task_status`` (``await tg.start(serve_imap, ...)``).
     """
-    base = config or ServerConfig(capabilities=DEFAULT_CAPABILITIES)
+    base = config or ServerConfig(capabilities=DEFAULT_CAPABILITIES, mechanisms=DEFAULT_MECHANISMS)
     lim = limits or ServerLimits()
     if not lim.overload_reply:
         lim = replace(lim, overload_reply=OVERLOAD_REPLY)
