@@ -19,8 +19,9 @@ from typing import Final
 from ..sasl import PASSWORD_HASH_ITERATIONS
 from ._accounts import AccountsMixin
 from ._db import DB_FILENAME, Database, Listener
+from ._labels import LabelsMixin
 from ._mailboxes import MailboxesMixin
-from ._messages import MessagesMixin
+from ._pop3 import Pop3Mixin
 
 __all__ = ["DEFAULT_DATA_DIR", "Store", "ensure_data_dir"]
 
@@ -35,7 +36,7 @@ def ensure_data_dir(path: str | os.PathLike[str]) -> Path:
     return directory
 
 
-class Store(AccountsMixin, MailboxesMixin, MessagesMixin):
+class Store(AccountsMixin, MailboxesMixin, LabelsMixin, Pop3Mixin):
     """The SQLite store.  ``password_iterations`` (PBKDF2 for PLAIN/LOGIN)
     and ``scram_iterations`` apply to passwords set from now on; tests lower
     them.  ``clock`` (seconds since the epoch) drives token expiry, internal

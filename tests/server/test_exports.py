@@ -14,6 +14,8 @@ import protokit.server as server
 # Helpers the package uses internally but does not promise.
 _INTERNAL = {
     "AccountsMixin",
+    "LabelsMixin",
+    "Pop3Mixin",
     "MailboxesMixin",
     "MessagesMixin",
     "Database",

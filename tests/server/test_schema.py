@@ -121,8 +121,9 @@ def test_upgrade_from_every_older_version(tmp_path: Path, start: int) -> None:
 
 
 def test_each_migration_is_one_transaction(tmp_path: Path) -> None:
-    """A migration that fails leaves the file at the previous version, with
-    nothing of the failed step applied."""
+    """Upgrading, a migration that fails leaves the file at the previous
+    version, with nothing of the failed step applied; a new database is
+    built all at once or not at all."""
     path = tmp_path / "x.sqlite3"
 
     def broken(db: sqlite3.Connection) -> None:
@@ -132,7 +133,12 @@ def test_each_migration_is_one_transaction(tmp_path: Path) -> None:
     db = sqlite3.connect(path, isolation_level=None)
     with pytest.raises(RuntimeError, match="boom"):
         migrate(db, (*MIGRATIONS[:1], broken))
-    assert schema_version(db) == 1
+    assert schema_version(db) == 0
+    assert db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0] == 0
+    assert migrate(db, target=1) == 1
+    with pytest.raises(RuntimeError, match="boom"):
+        migrate(db, (*MIGRATIONS[:2], broken))
+    assert schema_version(db) == 2  # migration 2 kept, the broken third undone
     assert db.execute("SELECT name FROM sqlite_master WHERE name = 'half'").fetchone() is None
     db.close()
 
