@@ -14,6 +14,21 @@ from ._errors import TLSError as TLSError
 from ._errors import TransportError as TransportError
 from ._errors import WriteError as WriteError
 from ._errors import map_exceptions as map_exceptions
+from ._imap_client import IMAPClient as IMAPClient
+from ._imap_client import connect_imap as connect_imap
+from ._imap_client import open_imap as open_imap
+from ._imap_client import wrap_imap_stream as wrap_imap_stream
+from ._imap_client_fetch import BodyStream as BodyStream
+from ._imap_client_fetch import FetchMessage as FetchMessage
+from ._imap_client_fetch import FetchResults as FetchResults
+from ._imap_client_fetch import IdleSession as IdleSession
+from ._imap_client_types import AppendUID as AppendUID
+from ._imap_client_types import CopyUID as CopyUID
+from ._imap_client_types import IMAPAuthenticationError as IMAPAuthenticationError
+from ._imap_client_types import IMAPError as IMAPError
+from ._imap_client_types import ListEntry as ListEntry
+from ._imap_client_types import MailboxState as MailboxState
+from ._imap_client_types import StoreChanges as StoreChanges
 from ._pop3_backend import InMemoryPOP3Backend as InMemoryPOP3Backend
 from ._pop3_backend import Maildrop as Maildrop
 from ._pop3_backend import MaildropInUse as MaildropInUse
@@ -69,15 +84,26 @@ from ._tls import open_stream as open_stream
 from ._tls import server_ssl_context as server_ssl_context
 
 __all__ = [
+    "AppendUID",
+    "BodyStream",
     "ConnectError",
     "ConnectionClosed",
     "ConnectionInfo",
+    "CopyUID",
     "Envelope",
+    "FetchMessage",
+    "FetchResults",
     "Handler",
+    "IMAPAuthenticationError",
+    "IMAPClient",
+    "IMAPError",
+    "IdleSession",
     "InMemoryPOP3Backend",
     "InMemorySMTPBackend",
+    "ListEntry",
     "Listener",
     "Login",
+    "MailboxState",
     "Maildrop",
     "MaildropInUse",
     "MaildropUnavailable",
@@ -107,6 +133,7 @@ __all__ = [
     "SendResult",
     "ServerInfo",
     "ServerLimits",
+    "StoreChanges",
     "StoredMessage",
     "TLSError",
     "TLSMode",
@@ -116,10 +143,12 @@ __all__ = [
     "build_v1",
     "build_v2",
     "client_ssl_context",
+    "connect_imap",
     "connect_pop3",
     "connect_smtp",
     "greeting_timeout",
     "map_exceptions",
+    "open_imap",
     "open_pop3",
     "open_smtp",
     "open_stream",
@@ -128,6 +157,7 @@ __all__ = [
     "serve_pop3",
     "serve_smtp",
     "server_ssl_context",
+    "wrap_imap_stream",
     "wrap_pop3_stream",
     "wrap_smtp_stream",
 ]
