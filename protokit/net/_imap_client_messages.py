@@ -32,10 +32,10 @@ from ..imap import (
 from ._imap_client_base import IMAPClientBase, Messages, _key, _seqset
 from ._imap_client_fetch import FetchResults, IdleSession
 from ._imap_client_types import (
-    AppendResult,
-    CopyResult,
+    AppendUID,
+    CopyUID,
     IMAPError,
-    StoreResult,
+    StoreChanges,
     code_of,
     expand,
 )
@@ -143,7 +143,7 @@ class MessageCommands(IMAPClientBase):
         uid: bool = True,
         unchangedsince: int | None = None,
         gm_labels: Iterable[str | bytes] | None = None,
-    ) -> StoreResult:
+    ) -> StoreChanges:
         """STORE (UID STORE by default): ``mode`` "+" adds, "-" removes, ""
         replaces ``flags`` (or Gmail's ``gm_labels``).  With
         ``unchangedsince`` (CONDSTORE) the messages changed since are not
@@ -170,24 +170,24 @@ class MessageCommands(IMAPClientBase):
         modified: tuple[int, ...] = ()
         if status.code is not None and status.code.name == "MODIFIED":
             modified = tuple(expand(status.code.value))
-        return StoreResult(
+        return StoreChanges(
             fetches=tuple(r for r in untagged if isinstance(r, Fetch)), modified=modified
         )
 
-    async def add_flags(self, messages: Messages, flags: Iterable[str], **kw: Any) -> StoreResult:
+    async def add_flags(self, messages: Messages, flags: Iterable[str], **kw: Any) -> StoreChanges:
         return await self.store(messages, flags, mode="+", **kw)
 
     async def remove_flags(
         self, messages: Messages, flags: Iterable[str], **kw: Any
-    ) -> StoreResult:
+    ) -> StoreChanges:
         return await self.store(messages, flags, mode="-", **kw)
 
-    async def set_flags(self, messages: Messages, flags: Iterable[str], **kw: Any) -> StoreResult:
+    async def set_flags(self, messages: Messages, flags: Iterable[str], **kw: Any) -> StoreChanges:
         return await self.store(messages, flags, mode="", **kw)
 
     async def _copy_or_move(
         self, cls: type[Copy] | type[Move], messages: Messages, mailbox: str, uid: bool
-    ) -> CopyResult:
+    ) -> CopyUID:
         conn = await self._begin()
         what = "MOVE" if cls is Move else "COPY"
         handle = conn.issue(cls, sequence_set=_seqset(messages), mailbox=Mailbox(mailbox), uid=uid)
@@ -201,22 +201,22 @@ class MessageCommands(IMAPClientBase):
             elif isinstance(r, Vanished):
                 expunged.extend(expand(r.uids))
         if code is None:
-            return CopyResult(expunged=tuple(expunged))
+            return CopyUID(expunged=tuple(expunged))
         validity, src, dst = code.value
         sources, targets = expand(src), expand(dst)
         if len(sources) != len(targets):
             raise RemoteProtocolError("COPYUID with sets of different sizes")
-        return CopyResult(
+        return CopyUID(
             uidvalidity=validity,
             mapping=dict(zip(sources, targets, strict=True)),
             expunged=tuple(expunged),
         )
 
-    async def copy(self, messages: Messages, mailbox: str, *, uid: bool = True) -> CopyResult:
+    async def copy(self, messages: Messages, mailbox: str, *, uid: bool = True) -> CopyUID:
         """COPY (UID COPY by default); the UIDPLUS mapping when sent."""
         return await self._copy_or_move(Copy, messages, mailbox, uid)
 
-    async def move(self, messages: Messages, mailbox: str, *, uid: bool = True) -> CopyResult:
+    async def move(self, messages: Messages, mailbox: str, *, uid: bool = True) -> CopyUID:
         """MOVE (RFC 6851; UID MOVE by default); the UIDPLUS mapping."""
         if not self.has("MOVE"):
             raise LocalProtocolError("the server does not offer MOVE")
@@ -256,7 +256,7 @@ class MessageCommands(IMAPClientBase):
         flags: Iterable[str] | None = None,
         date: _dt.datetime | None = None,
         size: int | None = None,
-    ) -> AppendResult:
+    ) -> AppendUID:
         """APPEND bytes, or an async byte stream of ``size`` octets (never
         held whole).  A synchronizing literal waits for the server's "+" (a
         NO instead sends nothing); LITERAL+ sends at once.  Returns the
@@ -294,8 +294,8 @@ class MessageCommands(IMAPClientBase):
         code = status.code
         if code is not None and code.name == "APPENDUID":
             validity, uids = code.value
-            return AppendResult(uidvalidity=validity, uids=tuple(expand(uids)))
-        return AppendResult()
+            return AppendUID(uidvalidity=validity, uids=tuple(expand(uids)))
+        return AppendUID()
 
     def _literal_plus(self, size: int) -> bool:
         return self.has("LITERAL+") or (self.has("LITERAL-") and size <= 4096)

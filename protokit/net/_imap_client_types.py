@@ -11,13 +11,13 @@ from ..errors import RemoteProtocolError
 from ..imap import Fetch, Flag, Mailbox, ResponseCode, SequenceSet, Status
 
 __all__ = [
-    "AppendResult",
-    "CopyResult",
+    "AppendUID",
+    "CopyUID",
     "IMAPAuthenticationError",
     "IMAPError",
     "ListEntry",
     "MailboxState",
-    "StoreResult",
+    "StoreChanges",
 ]
 
 #: The most numbers one sequence set from the server may expand to (an
@@ -124,7 +124,7 @@ _SPECIAL_USE: Final = frozenset(
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class AppendResult:
+class AppendUID:
     """APPEND's outcome: the UIDPLUS APPENDUID data, when the server sent it."""
 
     uidvalidity: int | None = None
@@ -132,7 +132,7 @@ class AppendResult:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class CopyResult:
+class CopyUID:
     """COPY's or MOVE's outcome: the UIDPLUS COPYUID mapping (source UID to
     destination UID), when the server sent it."""
 
@@ -144,7 +144,7 @@ class CopyResult:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class StoreResult:
+class StoreChanges:
     """STORE's outcome: the FETCH responses it caused, and for CONDSTORE's
     UNCHANGEDSINCE the messages that were not stored (MODIFIED)."""
 
