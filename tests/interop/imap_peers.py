@@ -5,8 +5,7 @@ from __future__ import annotations
 
 from contextlib import AbstractAsyncContextManager
 
-from protokit.net import TLSMode, client_ssl_context
-from protokit.net._imap_client import IMAPClient, open_imap
+from protokit.net import IMAPClient, TLSMode, client_ssl_context, open_imap
 from tests.interop.oauth import make_jwt
 from tests.interop.peers import Dovecot
 

@@ -15,9 +15,7 @@ import anyio
 import pytest
 
 from protokit.imap import Exists, FetchBody, SearchKey, SequenceSet
-from protokit.net import TLSMode
-from protokit.net._imap_client import IMAPClient
-from protokit.net._imap_client_types import IMAPAuthenticationError, IMAPError
+from protokit.net import IMAPAuthenticationError, IMAPClient, IMAPError, TLSMode
 from tests.interop.imap_peers import login, session
 from tests.interop.oauth import make_hs256_key, make_jwt
 from tests.interop.peers import dovecot

@@ -19,9 +19,17 @@ from anyio.streams.tls import TLSStream
 
 from protokit import RemoteProtocolError
 from protokit.imap import Exists, FetchBody, SearchKey
-from protokit.net import ConnectionClosed, OperationTimeout, Timeouts, TLSError, TLSMode
-from protokit.net._imap_client import IMAPClient, connect_imap
-from protokit.net._imap_client_types import IMAPAuthenticationError, IMAPError
+from protokit.net import (
+    ConnectionClosed,
+    IMAPAuthenticationError,
+    IMAPClient,
+    IMAPError,
+    OperationTimeout,
+    Timeouts,
+    TLSError,
+    TLSMode,
+    connect_imap,
+)
 
 GREETING = b"* OK [CAPABILITY IMAP4rev1 STARTTLS LOGINDISABLED] ready\r\n"
 PLAIN_GREETING = b"* OK [CAPABILITY IMAP4rev1 IDLE ESEARCH UIDPLUS MOVE X-GM-EXT-1] hi\r\n"
