@@ -45,6 +45,7 @@ from ._types import SearchQuery as SearchQuery
 from ._types import SelectInfo as SelectInfo
 from ._types import StoreError as StoreError
 from ._types import StoreResult as StoreResult
+from ._types import Submitted as Submitted
 from ._types import UidRange as UidRange
 from ._types import normalize_flags as normalize_flags
 from ._writer import DEFAULT_MAX_MESSAGE_SIZE as DEFAULT_MAX_MESSAGE_SIZE
@@ -91,6 +92,7 @@ __all__ = [
     "Store",
     "StoreError",
     "StoreResult",
+    "Submitted",
     "Subscription",
     "TokenCheck",
     "TokenValidator",

@@ -11,9 +11,9 @@ expunging from All Mail or Trash deletes the message everywhere.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime, timedelta, timezone
-from typing import Final
+from typing import Final, TypeVar
 
 from ._db import Database
 from ._schema import BODY_CHUNK
@@ -31,12 +31,15 @@ from ._types import (
     SearchQuery,
     StoreError,
     StoreResult,
+    Submitted,
     UidRange,
     normalize_flags,
 )
 from ._writer import MessageWriter, message_ids, parse_header_fields
 
 __all__ = ["MessagesMixin"]
+
+_T = TypeVar("_T")
 
 _BLOB_CHUNK: Final = 64 * 1024
 _MAX_REFERENCES: Final = 50
@@ -270,35 +273,40 @@ class MessagesMixin:
             out[address] = done[row[0]]
         return out
 
-    def deliver_many(
-        self, items: Sequence[tuple[str | Sequence[str], MessageWriter]]
-    ) -> list[dict[str, Delivered] | StoreError]:
-        """Several :meth:`deliver` calls in one transaction (one fsync: a
-        group commit).  Each item succeeds or fails on its own (a savepoint
-        each); the results, in order, are what :meth:`deliver` would have
-        returned or raised.  Every writer is closed."""
-        results: list[dict[str, Delivered] | StoreError] = []
-        try:
-            with self._db.transaction() as db:
-                for addresses, writer in items:
-                    try:
-                        with self._db.savepoint():
-                            results.append(self._deliver(db, addresses, writer))
-                    except StoreError as exc:
-                        results.append(exc)
-            return results
-        finally:
-            for _, writer in items:
-                writer.abort()
+    def run_grouped(self, operations: Sequence[Callable[[], _T]]) -> list[_T | Exception]:
+        """Several write operations (each a call of a store method, e.g.
+        ``functools.partial(store.deliver, address, writer)``) in one
+        transaction: one fsync for all, a group commit.  Each succeeds or
+        fails on its own (a savepoint each); the results, in order, are what
+        the calls returned or raised.  Durable when this returns."""
+        results: list[_T | Exception] = []
+        with self._db.transaction():
+            for operation in operations:
+                try:
+                    with self._db.savepoint():
+                        results.append(operation())
+                except Exception as exc:
+                    results.append(exc)
+        return results
 
     def store_sent(self, address: str, writer: MessageWriter) -> Delivered:
         """A message the user submitted: into Sent, flagged \\Seen and
         pre-marked popped (POP3 shows it in recent mode only)."""
+        return self.submit(address, (), writer).sent
+
+    def submit(self, sender: str, recipients: Sequence[str], writer: MessageWriter) -> Submitted:
+        """A message submitted by ``sender`` (an account): into its Sent,
+        flagged \\Seen and pre-marked popped (POP3 shows it in recent mode
+        only), and delivered to the INBOX of each local recipient, in one
+        transaction with the body stored once.  The sender among the
+        recipients gets the same message labelled INBOX too (Gmail's
+        behaviour).  Unknown sender or recipient: :class:`NoSuchAccount`,
+        nothing stored."""
         try:
             with self._db.transaction() as db:
-                account = self.account(address)
+                account = self.account(sender)
                 if account is None:
-                    raise NoSuchAccount(f"no account {address}")
+                    raise NoSuchAccount(f"no account {sender}")
                 row = db.execute(
                     "SELECT id FROM mailboxes WHERE account_id = ? AND special_use = '\\Sent'"
                     " ORDER BY id LIMIT 1",
@@ -307,12 +315,39 @@ class MessagesMixin:
                 if row is None:
                     raise NoSuchMailbox("the account has no \\Sent mailbox")
                 body_id = self._store_body(db, writer)
-                done = self._create(db, account.id, row[0], body_id, writer, "\\Seen", None)
+                sent = self._create(db, account.id, row[0], body_id, writer, "\\Seen", None)
                 db.execute(
                     "INSERT INTO pop3_popped (account_id, message_id, popped_at) VALUES (?, ?, ?)",
-                    (account.id, done.gm_msgid, self._db.now()),
+                    (account.id, sent.gm_msgid, self._db.now()),
                 )
-                return done
+                others = []
+                delivered: dict[str, Delivered] = {}
+                for address in recipients:
+                    target = self.account(address)
+                    if target is None:
+                        raise NoSuchAccount(f"no account {address}")
+                    if target.id != account.id:
+                        others.append(address)
+                        continue
+                    inbox = db.execute(
+                        "SELECT id FROM mailboxes WHERE account_id = ? AND name = 'INBOX'",
+                        (account.id,),
+                    ).fetchone()[0]
+                    existing = db.execute(
+                        "SELECT uid FROM members WHERE mailbox_id = ? AND message_id = ?",
+                        (inbox, sent.gm_msgid),
+                    ).fetchone()
+                    uid = (
+                        int(existing[0])
+                        if existing
+                        else self._add_member(db, inbox, sent.gm_msgid, "")
+                    )
+                    delivered[address] = Delivered(
+                        gm_msgid=sent.gm_msgid, mailbox_id=inbox, uid=uid
+                    )
+                if others:
+                    delivered.update(self._deliver(db, others, writer))
+                return Submitted(sent=sent, delivered=delivered)
         finally:
             writer.abort()
 

@@ -34,6 +34,7 @@ __all__ = [
     "SelectInfo",
     "StoreError",
     "StoreResult",
+    "Submitted",
     "UidRange",
     "normalize_flags",
 ]
@@ -197,6 +198,15 @@ class Delivered:
     gm_msgid: int
     mailbox_id: int
     uid: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Submitted:
+    """A submitted message: its place in the sender's Sent, and the local
+    recipients' deliveries (by address as given)."""
+
+    sent: Delivered
+    delivered: dict[str, Delivered]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -3,7 +3,9 @@ stream, and committed changes reach subscribers (IDLE's wake-up)."""
 
 from __future__ import annotations
 
+import functools
 import threading
+from datetime import datetime
 
 import anyio
 import pytest
@@ -128,13 +130,13 @@ async def test_group_commit_delivers_each_in_order(
     astore = AsyncStore(store)
     results: dict[int, object] = {}
     commits: list[int] = []
-    real = store.deliver_many
+    real = store.run_grouped
 
-    def counting(items):  # type: ignore[no-untyped-def]
-        commits.append(len(items))
-        return real(items)
+    def counting(operations):  # type: ignore[no-untyped-def]
+        commits.append(len(operations))
+        return real(operations)
 
-    store.deliver_many = counting  # type: ignore[method-assign]
+    store.run_grouped = counting  # type: ignore[method-assign]
 
     async def client(i: int) -> None:
         to = "nobody@example.com" if i == 7 else ("alice@example.com", "bob@example.com")[i % 2]
@@ -175,13 +177,48 @@ async def test_group_commit_delivers_each_in_order(
 
 def test_savepoint_undoes_one_part_only(store: Store, alice: Account) -> None:
     w1, w2, w3 = (writer_with(store, [message(str(i))]) for i in range(3))
-    got = store.deliver_many(
-        [("alice@example.com", w1), ("nobody@x", w2), ("alice@example.com", w3)]
+    seen: list[Change] = []
+    store.add_listener(seen.append)
+    got = store.run_grouped(
+        [
+            functools.partial(store.deliver, "alice@example.com", w1),
+            functools.partial(store.deliver, "nobody@x", w2),
+            functools.partial(store.deliver, "alice@example.com", w3),
+        ]
     )
     assert [type(r).__name__ for r in got] == ["dict", "NoSuchAccount", "dict"]
+    # the failed part's changes were dropped with it; the others merged
+    assert [(c.mailbox_id, c.uids) for c in seen] == [(1, (1, 2)), (6, (1, 2))]
     assert [m.uid for m in store.fetch(store.mailbox(alice.id, "INBOX").id)] == [1, 2]
     assert w1.closed and w2.closed and w3.closed
     from protokit.server import StoreError
 
     with pytest.raises(StoreError, match="savepoint needs a transaction"), store._db.savepoint():
         pass
+
+
+async def test_commit_groups_any_write(store: Store, alice: Account) -> None:
+    astore = AsyncStore(store)
+    inbox = store.mailbox(alice.id, "INBOX").id
+    results: list[object] = []
+
+    async def append(i: int) -> None:
+        results.append(
+            await astore.commit(
+                store.append, inbox, writer_with(store, [b"%d" % i]), flags=["\\Seen"]
+            )
+        )
+
+    async def bad() -> None:
+        naive = datetime(2020, 1, 1)
+        with pytest.raises(ValueError, match="timezone-aware"):
+            await astore.commit(
+                store.append, inbox, writer_with(store, [b"x"]), internal_date=naive
+            )
+
+    async with anyio.create_task_group() as tg:
+        for i in range(5):
+            tg.start_soon(append, i)
+        tg.start_soon(bad)
+    assert sorted(r.uid for r in results) == [1, 2, 3, 4, 5]  # type: ignore[attr-defined]
+    assert [m.flags for m in store.fetch(inbox)] == [("\\Seen",)] * 5

@@ -512,3 +512,40 @@ def test_store_labels(store: Store, alice: Account) -> None:
         store.store_labels(all_mail, [UidRange(1)], FlagMode.ADD, ["\\Important"])
     with pytest.raises(InvalidName):
         store.store_labels(all_mail, [UidRange(1)], FlagMode.ADD, ["bad\r\nname"])
+
+
+def test_submit_to_sent_and_local_recipients(store: Store, alice: Account, bob: Account) -> None:
+    from protokit.server import Submitted
+
+    data = message("to bob and me")
+    got = store.submit(
+        "alice@example.com", ["bob@example.com", "ALICE@example.com"], writer_with(store, [data])
+    )
+    sent_box, inbox_a = box(store, alice, "Sent"), box(store, alice, "INBOX")
+    assert got == Submitted(
+        sent=Delivered(gm_msgid=1, mailbox_id=sent_box, uid=1),
+        delivered={
+            "bob@example.com": Delivered(gm_msgid=2, mailbox_id=box(store, bob, "INBOX"), uid=1),
+            "ALICE@example.com": Delivered(gm_msgid=1, mailbox_id=inbox_a, uid=1),
+        },
+    )
+    # alice: one message, labelled Sent and INBOX, seen in Sent, popped
+    assert [(m.gm_msgid, m.flags, m.labels) for m in store.fetch(sent_box)] == [
+        (1, ("\\Seen",), ("\\Inbox", "\\Sent"))
+    ]
+    assert store.pop3_maildrop(alice.id) == []
+    # bob: an ordinary unseen, unpopped delivery of the same body
+    assert [e.gm_msgid for e in store.pop3_maildrop(bob.id)] == [2]
+    assert store.fetch(box(store, bob, "INBOX"))[0].flags == ()
+    assert store._db.db.execute("SELECT count(*) FROM bodies").fetchone()[0] == 1
+    assert read_all(store, bob.id, 2) == data
+
+
+def test_submit_unknown_parties_store_nothing(store: Store, alice: Account) -> None:
+    for sender, rcpts in (("nobody@example.com", []), ("alice@example.com", ["x@example.com"])):
+        w = writer_with(store, [b"x"])
+        with pytest.raises(NoSuchAccount):
+            store.submit(sender, rcpts, w)
+        assert w.closed
+    assert store._db.db.execute("SELECT count(*) FROM messages").fetchone()[0] == 0
+    assert store.mailbox(alice.id, "Sent").uidnext == 1
