@@ -175,6 +175,15 @@ class AsyncStore:
             raise pending.result
         return pending.result  # type: ignore[return-value]
 
+    async def write(self, writer: MessageWriter, chunk: bytes) -> None:
+        """``writer.write(chunk)``, on a worker thread once the message has
+        outgrown the in-memory spool (so a large DATA never blocks the
+        event loop on file writes)."""
+        if writer.spills(len(chunk)):
+            await anyio.to_thread.run_sync(writer.write, chunk)
+        else:
+            writer.write(chunk)
+
     async def deliver(
         self, addresses: str | Sequence[str], writer: MessageWriter
     ) -> dict[str, Delivered]:

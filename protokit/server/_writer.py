@@ -89,6 +89,11 @@ class MessageWriter:
         """Bytes written so far."""
         return self._size
 
+    def spills(self, extra: int) -> bool:
+        """Would writing ``extra`` more bytes touch the disk (the spool's
+        in-memory part is full)?"""
+        return self._size + extra > _SPOOL_IN_MEMORY
+
     @property
     def crlf_size(self) -> int:
         """The size with every bare CR or LF counted as CRLF."""

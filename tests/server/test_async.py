@@ -10,7 +10,16 @@ from datetime import datetime
 import anyio
 import pytest
 
-from protokit.server import Account, AsyncStore, Change, ChangeKind, FlagMode, Store, UidRange
+from protokit.server import (
+    Account,
+    AsyncStore,
+    Change,
+    ChangeKind,
+    FlagMode,
+    MessageWriter,
+    Store,
+    UidRange,
+)
 
 from .helpers import message, writer_with
 
@@ -222,3 +231,26 @@ async def test_commit_groups_any_write(store: Store, alice: Account) -> None:
         tg.start_soon(bad)
     assert sorted(r.uid for r in results) == [1, 2, 3, 4, 5]  # type: ignore[attr-defined]
     assert [m.flags for m in store.fetch(inbox)] == [("\\Seen",)] * 5
+
+
+async def test_async_write_spills_on_a_worker_thread(
+    store: Store, alice: Account, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    astore = AsyncStore(store)
+    threads: set[int] = set()
+    real = MessageWriter.write
+
+    def spy(self: MessageWriter, chunk: bytes) -> None:
+        threads.add(threading.get_ident())
+        real(self, chunk)
+
+    monkeypatch.setattr(MessageWriter, "write", spy)
+    w = store.new_message()
+    piece = bytes(range(256)) * 1024  # 256 KiB
+    await astore.write(w, piece)
+    assert threads == {threading.get_ident()}  # in memory: written in place
+    for _ in range(7):
+        await astore.write(w, piece)
+    assert len(threads) >= 2  # past 1 MiB: on worker threads
+    d = await astore.deliver("alice@example.com", w)
+    assert b"".join(store.read_message(alice.id, d["alice@example.com"].gm_msgid)) == piece * 8
