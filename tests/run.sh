@@ -8,12 +8,15 @@ cd "$(dirname "$0")/.."
 # -- the real peers of tests/interop/ (Debian packages; nothing is started here:
 # each test starts its own peer on free loopback ports and stops it)
 PEER_PROGRAMS="dovecot smtp-sink swaks curl fetchmail openssl"
+# (libdigest-hmac-perl: swaks's CRAM-MD5)
 PEER_PACKAGES="dovecot-core dovecot-imapd dovecot-pop3d postfix swaks libnet-ssleay-perl
-  libio-socket-ssl-perl libauthen-sasl-perl curl openssl fetchmail ca-certificates"
+  libio-socket-ssl-perl libauthen-sasl-perl libdigest-hmac-perl curl openssl fetchmail
+  ca-certificates"
 missing=""
 for p in $PEER_PROGRAMS; do
     command -v "$p" >/dev/null || [ -x "/usr/sbin/$p" ] || missing="$missing $p"
 done
+[ -f /usr/share/perl5/Digest/HMAC_MD5.pm ] || missing="$missing libdigest-hmac-perl"
 if [ -n "$missing" ]; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
         echo "== installing the interop peers:$missing"
