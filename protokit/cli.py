@@ -98,14 +98,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="delete an account and all its mail",
         description="Delete an account, its mailboxes, messages and tokens.",
     )
-    remove.add_argument("address", metavar="ADDRESS")
+    remove.add_argument("address", metavar="ADDRESS", help="the account's address")
     passwd = user_commands.add_parser(
         "passwd",
         parents=[parent],
         help="change an account's password",
         description="Replace an account's password (hash and SCRAM keys).",
     )
-    passwd.add_argument("address", metavar="ADDRESS")
+    passwd.add_argument("address", metavar="ADDRESS", help="the account's address")
     _password_options(passwd)
 
     token = commands.add_parser(
@@ -122,7 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
         "expiry goes to standard error). Only a hash of it is stored: it cannot be shown "
         "again.",
     )
-    issue.add_argument("address", metavar="ADDRESS")
+    issue.add_argument("address", metavar="ADDRESS", help="the account the token logs in as")
     issue.add_argument(
         "--expires-in",
         metavar="SECONDS",
