@@ -29,7 +29,10 @@ from ..errors import LocalProtocolError, RemoteProtocolError
 from ..imap import (
     ClientConnection,
     ClientEvent,
+    Close,
     Completed,
+    Create,
+    Delete,
     Exists,
     Fetch,
     Flags,
@@ -43,6 +46,7 @@ from ..imap import (
     StatusCommand,
     StatusResponse,
     TLSUpgradeReady,
+    Unselect,
     Vanished,
 )
 from ..imap import ConnectionClosed as ClosedEvent
@@ -321,14 +325,10 @@ class IMAPClient(MessageCommands):
         return out
 
     async def create(self, mailbox: str) -> None:
-        from ..imap import Create
-
         conn = await self._begin()
         await self._simple(conn.issue(Create, mailbox=Mailbox(mailbox)), "CREATE")
 
     async def delete(self, mailbox: str) -> None:
-        from ..imap import Delete
-
         conn = await self._begin()
         await self._simple(conn.issue(Delete, mailbox=Mailbox(mailbox)), "DELETE")
 
@@ -412,10 +412,15 @@ class IMAPClient(MessageCommands):
 
     async def unselect(self) -> None:
         """UNSELECT (RFC 3691): leave the mailbox without expunging."""
-        from ..imap import Unselect
-
         conn = await self._begin()
         await self._simple(conn.issue(Unselect), "UNSELECT")
+        self.mailbox = None
+
+    async def close_mailbox(self) -> None:
+        """CLOSE: expunge the messages marked \\Deleted (silently) and leave
+        the mailbox (imapclient's ``close_folder``)."""
+        conn = await self._begin()
+        await self._simple(conn.issue(Close), "CLOSE")
         self.mailbox = None
 
 

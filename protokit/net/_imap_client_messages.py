@@ -304,7 +304,10 @@ class MessageCommands(IMAPClientBase):
         """IDLE (RFC 2177): ``async with client.idle() as idle: async for
         update in idle`` (or ``await idle.check(timeout)``).  IDLE is
         re-issued every ``renew`` seconds (default :attr:`idle_renew`, 29
-        minutes).  The next command ends an IDLE left running."""
+        minutes).  The next command ends an IDLE left running.  To wait a
+        bounded time, use ``check(timeout)``: a wait cancelled from outside
+        (``anyio.fail_after`` around the loop) leaves the connection unusable,
+        as any read cancelled mid-reply does."""
         if not self.has("IDLE"):
             raise LocalProtocolError("the server does not offer IDLE")
         return IdleSession(self, self.idle_renew if renew is None else renew)

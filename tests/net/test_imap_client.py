@@ -17,10 +17,11 @@ import pytest
 import trustme
 from anyio.streams.tls import TLSStream
 
-from protokit import RemoteProtocolError
+from protokit import LocalProtocolError, RemoteProtocolError
 from protokit.imap import Exists, FetchBody, SearchKey
 from protokit.net import (
     ConnectionClosed,
+    CopyUID,
     IMAPAuthenticationError,
     IMAPClient,
     IMAPError,
@@ -452,4 +453,56 @@ async def test_the_server_closing_mid_command_is_connection_closed() -> None:
             await c.select()
         with pytest.raises(ConnectionClosed, match="session is over"):
             await c.noop()
+        await c.aclose()
+
+
+async def test_a_plain_imap4rev1_server_without_extensions() -> None:
+    async def script(p: Peer) -> None:
+        await p.send(b"* PREAUTH [CAPABILITY IMAP4rev1] hi\r\n")
+        await p.expect(
+            b'A1 LIST "" *\r\n',
+            b'* LIST (\\HasNoChildren) "/" INBOX\r\n* LIST (\\Noselect) "/" Archive\r\n'
+            b'* LIST () "/" "Archive/2024"\r\nA1 OK\r\n',
+        )
+        await p.expect(
+            b"A2 STATUS INBOX (MESSAGES UNSEEN)\r\n",
+            b"* STATUS INBOX (MESSAGES 3 UNSEEN 1)\r\nA2 OK\r\n",
+        )
+        await p.expect(
+            b"A3 STATUS Archive/2024 (MESSAGES UNSEEN)\r\n",
+            b'* STATUS "Archive/2024" (MESSAGES 0 UNSEEN 0)\r\nA3 OK\r\n',
+        )
+        await p.expect(
+            b"A4 EXAMINE INBOX\r\n",
+            b"* 3 EXISTS\r\n* OK [UIDVALIDITY 5] ok\r\n* OK [NOMODSEQ] no modseq\r\n"
+            b"A4 OK [READ-ONLY] examined\r\n",
+        )
+        await p.expect(b"A5 SEARCH UNDELETED\r\n", b"* SEARCH 3 2\r\n* SEARCH\r\nA5 OK\r\n")
+        await p.expect(b"A6 UID COPY 7 Trash\r\n", b"A6 OK copied\r\n")
+        await p.expect(b"A7 CLOSE\r\n", b"A7 OK\r\n")
+        assert await p.rest() == b""
+
+    async with scripted(script) as (port, _):
+        c = await plain(port)
+        entries = await c.list(status=["MESSAGES", "UNSEEN"], special_use=True)
+        assert [(e.name, e.selectable, e.status) for e in entries] == [
+            ("INBOX", True, {"MESSAGES": 3, "UNSEEN": 1}),
+            ("Archive", False, None),
+            ("Archive/2024", True, {"MESSAGES": 0, "UNSEEN": 0}),
+        ]
+        state = await c.examine()
+        assert (state.readonly, state.exists, state.uidvalidity, state.highest_modseq) == (
+            True,
+            3,
+            5,
+            None,
+        )
+        assert await c.search("undeleted", uid=False) == [2, 3]
+        assert await c.copy(7, "Trash") == CopyUID()
+        with pytest.raises(LocalProtocolError, match="does not offer MOVE"):
+            await c.move(7, "Trash")
+        with pytest.raises(LocalProtocolError, match="does not offer IDLE"):
+            c.idle()
+        await c.close_mailbox()
+        assert c.mailbox is None
         await c.aclose()
