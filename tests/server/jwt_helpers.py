@@ -41,13 +41,15 @@ def sign(
             key if isinstance(key, bytes) else HS_SECRET, signed, hashlib.sha256
         ).digest()
     elif alg == "RS256":
-        sig = (key or RSA_KEY).sign(signed, padding.PKCS1v15(), hashes.SHA256())  # type: ignore[union-attr]
+        rsa_key = key if isinstance(key, rsa.RSAPrivateKey) else RSA_KEY
+        sig = rsa_key.sign(signed, padding.PKCS1v15(), hashes.SHA256())
     elif alg == "ES256":
-        der = (key or EC_KEY).sign(signed, ec.ECDSA(hashes.SHA256()))  # type: ignore[union-attr]
-        r, s = decode_dss_signature(der)
+        ec_key = key if isinstance(key, ec.EllipticCurvePrivateKey) else EC_KEY
+        r, s = decode_dss_signature(ec_key.sign(signed, ec.ECDSA(hashes.SHA256())))
         sig = r.to_bytes(32, "big") + s.to_bytes(32, "big")
     elif alg == "ES256-DER":
-        sig = (key or EC_KEY).sign(signed, ec.ECDSA(hashes.SHA256()))  # type: ignore[union-attr]
+        ec_key = key if isinstance(key, ec.EllipticCurvePrivateKey) else EC_KEY
+        sig = ec_key.sign(signed, ec.ECDSA(hashes.SHA256()))
     else:
         sig = b""
     return f"{h}.{c}.{b64(sig)}"

@@ -107,7 +107,7 @@ def test_unknown_user_takes_the_same_path(
     import protokit.server._accounts as accounts
 
     calls: list[tuple[str | None, int]] = []
-    real = accounts.verify_password
+    real = accounts.verify_password  # type: ignore[attr-defined]
 
     def spy(stored: str | None, password: object, *, dummy_iterations: int) -> bool:
         calls.append((None if stored is None else stored.split("$")[1], dummy_iterations))

@@ -37,7 +37,7 @@ def fast_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
     real 600,000 PBKDF2 iterations)."""
     real = Store.open.__func__  # type: ignore[attr-defined]
 
-    def open_fast(cls: type[Store], data_dir: object, **options: object) -> Store:
+    def open_fast(cls: type[Store], /, data_dir: object, **options: object) -> Store:
         return real(cls, data_dir, password_iterations=1000, scram_iterations=64)  # type: ignore[no-any-return]
 
     monkeypatch.setattr(Store, "open", classmethod(open_fast))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 from datetime import UTC, date, datetime, timedelta, timezone
+from typing import Any
 
 import pytest
 
@@ -210,7 +211,10 @@ def test_fetch_uid_ranges(store: Store, alice: Account) -> None:
     inbox = box(store, alice, "INBOX")
     for i in range(5):
         deliver(store, "alice@example.com", message(str(i)))
-    f = lambda *r: [m.uid for m in store.fetch(inbox, list(r))]  # noqa: E731
+
+    def f(*r: UidRange) -> list[int]:
+        return [m.uid for m in store.fetch(inbox, list(r))]
+
     assert f(UidRange(2, 3)) == [2, 3]
     assert f(UidRange(3, 2)) == [2, 3]
     assert f(UidRange(4, None)) == [4, 5]
@@ -392,7 +396,10 @@ def test_search(store: Store, alice: Account, clock: Clock) -> None:
             data = b"Subject: long\r\n  Hello folded\r\nX-Tag: ok\r\n\r\nb"
         store.append(inbox, writer_with(store, [data]), internal_date=day + timedelta(days=i))
     store.store_flags(inbox, [UidRange(2, 3)], FlagMode.ADD, ["\\Seen"])
-    s = lambda **kw: store.search(inbox, SearchQuery(**kw))  # noqa: E731
+
+    def s(**kw: Any) -> tuple[int, ...]:
+        return store.search(inbox, SearchQuery(**kw))
+
     assert s() == (1, 2, 3, 4)
     assert s(headers=(("subject", "HELLO"),)) == (1, 2, 4)
     assert s(headers=(("Subject", "hello"), ("subject", "re:"))) == (2,)
