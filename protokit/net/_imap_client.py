@@ -117,11 +117,6 @@ class IMAPClient(MessageCommands):
         finally:
             await self.aclose()
 
-    async def aclose(self) -> None:
-        """Close the connection without LOGOUT."""
-        self._closed = True
-        await self._pump.aclose()
-
     async def starttls(
         self, ssl_context: ssl.SSLContext | None = None, *, server_hostname: str | None = None
     ) -> None:

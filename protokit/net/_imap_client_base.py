@@ -243,6 +243,11 @@ class IMAPClientBase:
     async def _simple(self, handle: CommandHandle, what: str) -> list[Response]:
         return (await self._run(handle, what))[0]
 
+    async def aclose(self) -> None:
+        """Close the connection without LOGOUT."""
+        self._closed = True
+        await self._pump.aclose()
+
     async def _begin(self) -> ClientConnection:
         await self._settle()
         return self._conn

@@ -259,8 +259,10 @@ class MessageCommands(IMAPClientBase):
     ) -> AppendUID:
         """APPEND bytes, or an async byte stream of ``size`` octets (never
         held whole).  A synchronizing literal waits for the server's "+" (a
-        NO instead sends nothing); LITERAL+ sends at once.  Returns the
-        UIDPLUS APPENDUID data when the server sent it."""
+        NO instead sends nothing); LITERAL+ sends at once.  A stream that
+        fails or gives other than ``size`` octets closes the connection (half
+        a literal is on the wire).  Returns the UIDPLUS APPENDUID data when
+        the server sent it."""
         conn = await self._begin()
         flag_t = None if flags is None else tuple(flags)
         if isinstance(message, bytes | bytearray | memoryview):
@@ -278,12 +280,17 @@ class MessageCommands(IMAPClientBase):
                     if isinstance(ev, Untagged):
                         self._note(ev.response)
             if not handle.done:
-                async for chunk in message:
-                    view = memoryview(chunk)
-                    for i in range(0, len(view), APPEND_CHUNK):
-                        conn.append_data(handle, view[i : i + APPEND_CHUNK].tobytes())
-                        await self._pump.flush()
-                conn.append_end(handle)
+                try:
+                    async for chunk in message:
+                        view = memoryview(chunk)
+                        for i in range(0, len(view), APPEND_CHUNK):
+                            conn.append_data(handle, view[i : i + APPEND_CHUNK].tobytes())
+                            await self._pump.flush()
+                    conn.append_end(handle)
+                except BaseException:
+                    # Part of the literal is on the wire: nothing can follow it.
+                    await self.aclose()
+                    raise
         if handle.done:
             assert handle.response is not None
             if not handle.ok:

@@ -506,3 +506,21 @@ async def test_a_plain_imap4rev1_server_without_extensions() -> None:
         await c.close_mailbox()
         assert c.mailbox is None
         await c.aclose()
+
+
+async def test_a_stream_giving_the_wrong_size_closes_the_connection() -> None:
+    async def script(p: Peer) -> None:
+        await p.send(b"* PREAUTH [CAPABILITY IMAP4rev1 LITERAL+] hi\r\n")
+        assert await p.line() == b"A1 APPEND INBOX {5+}\r\n"
+        assert await p.rest() == b"abc"
+
+    async with scripted(script) as (port, _):
+        c = await plain(port)
+
+        async def short() -> AsyncIterator[bytes]:
+            yield b"abc"
+
+        with pytest.raises(LocalProtocolError, match="2 announced octets not given"):
+            await c.append("INBOX", short(), size=5)
+        with pytest.raises(ConnectionClosed, match="session is over"):
+            await c.noop()
