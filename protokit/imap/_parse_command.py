@@ -118,7 +118,9 @@ def _param_value(v: Any) -> Any:
     # a number is an int (CHANGEDSINCE 5, QRESYNC (67890007 ...)); anything
     # else is a generic value
     if type(v) is str and v.isdigit() and len(v) <= 20:
-        return int(v)
+        n = int(v)
+        if n < 2**63:  # number64; a larger one stays a generic value, as sent
+            return n
     if type(v) is list:
         return tuple([_param_value(x) for x in v])
     return generic(v)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from protokit import RemoteProtocolError
-from protokit.imap import ESearch, FetchCommand, parse_command, parse_response
+from protokit.imap import ESearch, FetchCommand, Select, parse_command, parse_response
 from protokit.imap._framer import Message
 from protokit.testing.fuzz import ENTRY_POINTS
 
@@ -22,6 +22,12 @@ CRASHES = [
     (
         "imap_server_framer",
         b"\x00\x00=100 UID FETCH 1:* (FLAGS) (CHANGEDSINC&E 12&345 VANISHED.)\r\n",
+    ),
+    # A 20-digit parameter value above number64 became an int the writer
+    # refused to send.
+    (
+        "imap_server_framer",
+        b"\x07\x02A03 SELECT INBOX (QRESYNC (67890007 20050715194045045000 41,43:211))\r\n",
     ),
 ]
 
@@ -50,3 +56,10 @@ def test_parameter_names_follow_tagged_ext_label() -> None:
     ok = parse_command(Message(fragments=(b"a FETCH 1 (FLAGS) (CHANGEDSINCE 1 VANISHED)",)))
     assert isinstance(ok, FetchCommand)
     assert ok.modifiers == (("CHANGEDSINCE", 1), ("VANISHED", None))
+
+
+def test_a_parameter_number_above_number64_stays_as_sent() -> None:
+    cmd = parse_command(Message(fragments=(b"a SELECT INBOX (X 99999999999999999999 Y 5)",)))
+    assert isinstance(cmd, Select)
+    assert cmd.params[1] == ("Y", 5)
+    assert cmd.params[0][1] != 99999999999999999999
