@@ -166,14 +166,16 @@ def _flags(raw: bytes) -> tuple[Any, ...]:
 
 
 def _addresses(g: Sequence[Any], k: int) -> tuple[Address, ...] | None:
-    """The address list at ``g[k:k + 6]``: raw, one-address marker, fields."""
-    if g[k + 1] is not None:
-        return (_new_address(g[k + 2], g[k + 3], g[k + 4], g[k + 5]),)
-    raw = g[k]
-    if raw == b"NIL":
+    """The address list at ``g[k:k + 6]``: raw, the first address's fields,
+    the other addresses raw."""
+    if g[k] == b"NIL":
         return None
+    first = _new_address(g[k + 1], g[k + 2], g[k + 3], g[k + 4])
+    rest = g[k + 5]
+    if not rest:
+        return (first,)
     new = _new_address
-    return tuple([new(*m.groups()) for m in _finditer_address(raw)])
+    return (first, *[new(*m.groups()) for m in _finditer_address(rest)])
 
 
 def _internaldate(m: Any) -> _dt.datetime:

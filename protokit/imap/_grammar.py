@@ -202,11 +202,12 @@ _FQC = rb'"([^"\\\r\n\x00]*(?:\\["\\][^"\\\r\n\x00]*)*)"'
 _FNS = rb"(?:NIL|" + _FQ + rb")"
 _FNSC = rb"(?:NIL|" + _FQC + rb")"
 _FADDR = rb"\(" + _FNS + rb" " + _FNS + rb" " + _FNS + rb" " + _FNS + rb"\)"
-# an address list: raw (group 1); for a list of one address (the usual
-# from, sender, reply-to, to), also a marker (2) and its fields as content
+# an address list: raw (group 1), the fields of its first address as
+# content (2-5) and the other addresses raw (6; empty for the usual list of
+# one)
 _FALIST = (
-    rb"(NIL|(\()\(" + _FNSC + rb" " + _FNSC + rb" " + _FNSC + rb" " + _FNSC
-    + rb"\)\)|\((?:" + _FADDR + rb"){2,1000}\))"
+    rb"(NIL|\(\(" + _FNSC + rb" " + _FNSC + rb" " + _FNSC + rb" " + _FNSC
+    + rb"\)((?:" + _FADDR + rb"){0,999})\))"
 )  # fmt: skip
 _FPARAMS = rb"NIL|\(" + _FQ + rb" " + _FQ + rb"(?: " + _FQ + rb" " + _FQ + rb"){0,1000}\)"
 _FDSP = rb"NIL|\(" + _FQ + rb" (?:" + _FPARAMS + rb")\)"
