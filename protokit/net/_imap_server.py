@@ -86,6 +86,7 @@ from ..imap import (
     ServerConnection,
     ServerEvent,
     StartTLSRequested,
+    State,
     Status,
     StatusCommand,
     StatusResponse,
@@ -272,7 +273,7 @@ class _Session:
                 await self.pump.flush()
                 return
             await self._handle(ev)
-            if conn.state.value == "logout" and conn.current is None:
+            if conn.state is State.LOGOUT and conn.current is None:
                 await self.pump.flush()
                 return
 
@@ -745,6 +746,9 @@ class _Session:
             sections.append(
                 BodySection(section=b.section, origin=origin, data=data, binary=b.binary)
             )
+        if streamed:
+            stand_in = StreamedLiteral(info.size, False)
+            sections.append(BodySection(section=Section(), data=stand_in))
         fetch = Fetch(
             seq=seq,
             uid=info.uid if uid or "UID" in names else None,
@@ -772,8 +776,7 @@ class _Session:
         if not streamed:
             self.conn.send(fetch)
             return
-        body = BodySection(section=Section(), data=StreamedLiteral(info.size, False))
-        self.conn.start_fetch_body(replace(fetch, sections=(*fetch.sections, body)))
+        self.conn.start_fetch_body(fetch)
         sent = 0
         pending = 0
         async for chunk in box.body(info.uid):
