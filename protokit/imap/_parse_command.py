@@ -596,7 +596,7 @@ def _parse(tag: Tag, m: Any, fragments: Sequence[Any], utf8: bool, max_depth: in
         table = _UID_COMMANDS
     builder = table.get(name)
     if builder is None:
-        if table is _UID_COMMANDS:
-            raise err("UID command")
+        if table is _UID_COMMANDS or name == "NIL":  # NIL is no command name (nor atom)
+            raise err("UID command" if table is _UID_COMMANDS else "command name")
         return parsed(GenericCommand, tag=tag, name=name, values=generic(v))
     return builder(tag, v, utf8, max_depth)

@@ -29,6 +29,8 @@ CRASHES = [
         "imap_server_framer",
         b"\x07\x02A03 SELECT INBOX (QRESYNC (67890007 20050715194045045000 41,43:211))\r\n",
     ),
+    # "NIL" as a command name became a GenericCommand the writer refused.
+    ("imap_server_framer", b"\x00\x00a024\\IO\nD NIL\r\n"),
 ]
 
 
@@ -63,3 +65,9 @@ def test_a_parameter_number_above_number64_stays_as_sent() -> None:
     assert isinstance(cmd, Select)
     assert cmd.params[1] == ("Y", 5)
     assert cmd.params[0][1] != 99999999999999999999
+
+
+def test_nil_is_no_command_name() -> None:
+    with pytest.raises(RemoteProtocolError) as info:
+        parse_command(Message(fragments=(b"D NIL",)))
+    assert info.value.reply == b"D BAD invalid command name\r\n"
