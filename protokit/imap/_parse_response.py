@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
-from ..errors import RemoteProtocolError
+from ..errors import LocalProtocolError, RemoteProtocolError
 from ._body import build_body, build_envelope
 from ._fastfetch import fast_fetch
 from ._fetch import build_fetch
@@ -181,13 +181,16 @@ def _list(kind: str) -> Callable[[list[Any], bool], ListResponse]:
                 (astring(ext[k]).decode("ascii", "replace").upper(), generic(ext[k + 1]))
                 for k in range(0, len(ext), 2)
             )
-        return ListResponse(
-            kind=kind,
-            attributes=attrs,
-            delimiter=delim,
-            mailbox=mailbox(v[2], utf8),
-            extended=extended,
-        )
+        try:  # the constructor validates: what it refuses, the peer sent
+            return ListResponse(
+                kind=kind,
+                attributes=attrs,
+                delimiter=delim,
+                mailbox=mailbox(v[2], utf8),
+                extended=extended,
+            )
+        except LocalProtocolError as exc:
+            raise err(f"{kind} response") from exc
 
     return build
 

@@ -149,6 +149,8 @@ def _imap_run(chunks: list[bytes], *, server: bool) -> Outcome:
                 value: Any = (
                     parse_command(m, utf8=utf8) if server else parse_response(m, utf8=utf8)
                 )
+            except LocalProtocolError as exc:  # the peer's fault is a RemoteProtocolError
+                raise InvariantViolation(f"parser raised LocalProtocolError: {exc}") from exc
             except ProtocolError as exc:
                 out.events.append(("error", utf8, *protocol_error(exc), exc.reply))
                 continue

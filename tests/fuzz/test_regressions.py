@@ -31,6 +31,12 @@ CRASHES = [
     ),
     # "NIL" as a command name became a GenericCommand the writer refused.
     ("imap_server_framer", b"\x00\x00a024\\IO\nD NIL\r\n"),
+    # A LIST extended-item tag the ListResponse constructor refused escaped
+    # from the parser as a LocalProtocolError.
+    (
+        "imap_response_parser",
+        b'\x00\x00* LIST (\\NonExistent) "/" "Bar" ("(HILDINFO" ("SUBSCRIBED"))\r\n',
+    ),
 ]
 
 
@@ -71,3 +77,9 @@ def test_nil_is_no_command_name() -> None:
     with pytest.raises(RemoteProtocolError) as info:
         parse_command(Message(fragments=(b"D NIL",)))
     assert info.value.reply == b"D BAD invalid command name\r\n"
+
+
+def test_a_list_response_the_constructor_refuses_is_the_peers_error() -> None:
+    line = b'* LIST (\\NonExistent) "/" "Bar" ("(HILDINFO" ("SUBSCRIBED"))'
+    with pytest.raises(RemoteProtocolError, match="LIST response"):
+        parse_response(Message(fragments=(line,)))
