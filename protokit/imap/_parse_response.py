@@ -231,6 +231,8 @@ def _sort(v: list[Any], utf8: bool) -> Sort:
 def _thread(v: list[Any], utf8: bool) -> Thread:
     def conv(x: Any) -> Any:
         if isinstance(x, list):
+            if not x:  # thread-list = "(" (thread-members / thread-nested) ")"
+                raise err("THREAD response")
             return tuple(conv(y) for y in x)
         return nz_number(x, "THREAD response")
 

@@ -37,6 +37,12 @@ CRASHES = [
         "imap_response_parser",
         b'\x00\x00* LIST (\\NonExistent) "/" "Bar" ("(HILDINFO" ("SUBSCRIBED"))\r\n',
     ),
+    # An empty thread "()" parsed; the writer refused to send it back.
+    ("imap_response_parser", b"\x00\x00* THREAD (1)()\r\n"),
+    ("imap_response_parser", b"\x00\x00* THREAD (1 ())\r\n"),
+    # "* OK" with no text parses (RFC 9051); the writer keeps RFC 3501's rule:
+    # LENIENT-STATUS-NO-TEXT, not a failure of the round trip.
+    ("imap_response_parser", b"\x00\x00* OK\r\na1 OK\r\n"),
 ]
 
 
@@ -83,3 +89,9 @@ def test_a_list_response_the_constructor_refuses_is_the_peers_error() -> None:
     line = b'* LIST (\\NonExistent) "/" "Bar" ("(HILDINFO" ("SUBSCRIBED"))'
     with pytest.raises(RemoteProtocolError, match="LIST response"):
         parse_response(Message(fragments=(line,)))
+
+
+def test_an_empty_thread_is_a_syntax_error() -> None:
+    for line in (b"* THREAD (1)()", b"* THREAD (1 ())"):
+        with pytest.raises(RemoteProtocolError, match="THREAD response"):
+            parse_response(Message(fragments=(line,)))
