@@ -59,9 +59,10 @@ from ._framer import (
     LiteralChunk,
     LiteralEnd,
     LiteralStart,
+    Message,
 )
 from ._parse_response import parse_response
-from ._responses import Capability, ContinuationRequest, Enabled, Response, Status
+from ._responses import Capability, ContinuationRequest, Enabled, Fetch, Response, Status
 from ._state import TRANSITIONS, SessionState, State, Transition, command_name, transition_for
 from ._types import Flag, Mailbox, Tag
 from ._write import LinePiece, LiteralPiece
@@ -246,15 +247,35 @@ class ClientConnection:
 
     def _body_start(self, ev: LiteralStart) -> BodyStart:
         # "* 12 FETCH (...": name the response the streamed literal is in.
-        parts = self._framer.first_line.split(b" ", 3)
+        line = self._framer.first_line
+        parts = line.split(b" ", 3)
         if len(parts) >= 3 and parts[0] == b"*" and parts[1].isdigit() and len(parts[1]) < 20:
+            command = parts[2].decode("ascii", "replace").upper()
             return BodyStart(
                 length=ev.length,
                 binary=ev.binary,
-                command=parts[2].decode("ascii", "replace").upper(),
+                command=command,
                 seq=int(parts[1]),
+                head=self._fetch_head(line) if command == "FETCH" else None,
             )
         return BodyStart(length=ev.length, binary=ev.binary)
+
+    def _fetch_head(self, line: bytes) -> Fetch | None:
+        """The items before the first literal of "* n FETCH (... {len}": the
+        line with its announcement read as NIL, parsed; ``None`` if that is
+        not a FETCH response (a literal inside a list, a cut line)."""
+        start = line.rfind(b"{")
+        if start < 0 or not line.endswith(b"}"):
+            return None
+        digits = line[start + 1 : -1].removesuffix(b"+")
+        if not digits.isdigit():
+            return None
+        head = line[: start - 1] if line[start - 1 : start] == b"~" else line[:start]
+        try:
+            r = parse_response(Message((head + b"NIL)",)), utf8=self.utf8)
+        except RemoteProtocolError:
+            return None
+        return r if isinstance(r, Fetch) else None
 
     def _closed(self) -> ClientEvent:
         if self.state is not State.CLOSED:

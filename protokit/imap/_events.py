@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from ..sasl import Request
 from ._commands import Command
-from ._responses import Response, Status
+from ._responses import Fetch, Response, Status
 from ._types import Flag, Mailbox, Tag
 
 __all__ = [
@@ -77,13 +77,16 @@ class BodyStart:
     APPEND message or other command literal on the server); ``tag``: the
     command it belongs to (server side), ``command``: that command's name
     (server) or the response's ("FETCH", client), ``seq``: the message
-    number of a FETCH response (client)."""
+    number of a FETCH response (client), ``head``: the FETCH items that
+    came before the literal on the response's first line (e.g. UID and
+    FLAGS), the literal's own item as NIL (client; ``None`` if unreadable)."""
 
     length: int
     binary: bool = False
     tag: str | None = None
     command: str | None = None
     seq: int | None = None
+    head: Fetch | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -21,6 +21,7 @@ from protokit.imap import (
     FetchCommand,
     Greeting,
     IdleStarted,
+    Section,
     SequenceSet,
     State,
     Status,
@@ -327,7 +328,8 @@ def test_fetch_bodies_stream(label: str, chunks: list[bytes]) -> None:
     )
     feed(c, [b"A1 OK\r\nA2 OK\r\n"])
     evs = feed(c, chunks)
-    assert evs[0] == BodyStart(length=100000, command="FETCH", seq=7)
+    head = Fetch(seq=7, uid=9, sections=(BodySection(section=Section(), data=None),))
+    assert evs[0] == BodyStart(length=100000, command="FETCH", seq=7, head=head)
     body = b"".join(e.data for e in evs if isinstance(e, BodyChunk))
     assert body == _BIG
     tail = [e for e in evs if not isinstance(e, BodyChunk)]
@@ -340,6 +342,43 @@ def test_fetch_bodies_stream(label: str, chunks: list[bytes]) -> None:
     if label == "trailing":
         assert tail[3].handle is h
     assert max(len(e.data) for e in evs if isinstance(e, BodyChunk)) <= 100000
+
+
+@pytest.mark.parametrize(
+    ("first", "head"),
+    [
+        (
+            b"* 3 FETCH (UID 12 FLAGS (\\Seen) BINARY[] ~{70000}\r\n",
+            Fetch(
+                seq=3,
+                uid=12,
+                flags=("\\Seen",),
+                sections=(BodySection(section=Section(), data=None, binary=True),),
+            ),
+        ),
+        (
+            b"* 3 FETCH (BODY[1] {70000+}\r\n",
+            Fetch(seq=3, sections=(BodySection(section=Section(part=(1,)), data=None),)),
+        ),
+        (
+            b"* 3 FETCH (BODY[TEXT] {70000}\r\n",
+            Fetch(seq=3, sections=(BodySection(section=Section(text="TEXT"), data=None),)),
+        ),
+        # the body is the second literal: the first line ends inside a list
+        (b"* 3 FETCH (X-GM-LABELS ({3}\r\nabc) BODY[] {70000}\r\n", None),
+    ],
+)
+def test_a_streamed_fetch_body_names_the_items_before_it(first: bytes, head: Fetch | None) -> None:
+    c = greeted_client(allow_plaintext=True)
+    c.login("u", "p")
+    c.select("INBOX")
+    c.send(FetchCommand(tag=c.next_tag(), sequence_set=SequenceSet.of(3), items=("UID",)))
+    feed(c, [b"A1 OK\r\nA2 OK\r\n"])
+    evs = feed(c, [first])
+    starts = [e for e in evs if isinstance(e, BodyStart)]
+    assert starts == [
+        BodyStart(length=70000, binary=first.count(b"~{") == 1, command="FETCH", seq=3, head=head)
+    ]
 
 
 # -- STARTTLS ------------------------------------------------------------------------------

@@ -194,7 +194,8 @@ def test_streamed_append_and_fetch_both_ways() -> None:
     pair.client.issue(FetchCommand, sequence_set=SequenceSet.of(1), items=("UID", FetchBody()))
     pair.pump()
     evs = pair.take()
-    assert evs[0] == BodyStart(length=size, command="FETCH", seq=1)
+    head = Fetch(seq=1, uid=5, sections=(BodySection(section=FetchBody().section, data=None),))
+    assert evs[0] == BodyStart(length=size, command="FETCH", seq=1, head=head)
     assert b"".join(e.data for e in evs if isinstance(e, BodyChunk)) == body
     fetch = evs[-2].response
     assert fetch.uid == 5 and fetch.sections[0].data == StreamedLiteral(size, False)
