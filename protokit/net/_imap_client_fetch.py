@@ -65,16 +65,21 @@ class BodyStream:
 
 class FetchMessage:
     """One message of a FETCH: its typed :class:`~protokit.imap.Fetch`
-    response, or, while a large body is being streamed, its sequence number
-    and :attr:`stream` (the response follows the body; :meth:`complete`
-    reads up to it).  Bodies under the streaming threshold are in
-    :attr:`body` as bytes."""
+    response, or, while a large body is being streamed, its sequence number,
+    :attr:`stream`, and the items the server sent before the body (UID and
+    FLAGS, as Dovecot and Gmail order them); the whole response follows the
+    body (:meth:`complete` reads up to it).  Bodies under the streaming
+    threshold are in :attr:`body` as bytes."""
 
-    def __init__(self, run: FetchResults, seq: int, response: Fetch | None = None) -> None:
+    def __init__(
+        self, run: FetchResults, seq: int, response: Fetch | None = None, head: Fetch | None = None
+    ) -> None:
         self._run = run
         self.seq = seq
         #: The whole FETCH response, once received.
         self.response = response
+        #: The items before a streamed body, until the response is complete.
+        self.head = head
         #: The body literal being streamed, if any.
         self.stream: BodyStream | None = None
 
@@ -83,7 +88,8 @@ class FetchMessage:
         return f"<FetchMessage seq={self.seq} uid={self.uid} {state}>"
 
     def _get(self, name: str) -> Any:
-        return getattr(self.response, name) if self.response is not None else None
+        source = self.response if self.response is not None else self.head
+        return getattr(source, name) if source is not None else None
 
     @property
     def uid(self) -> int | None:
@@ -233,7 +239,7 @@ class FetchResults:
             if cur is not None and cur.response is None and cur.seq == ev.seq:
                 cur.stream = stream
                 return stream
-            self._current = FetchMessage(self, ev.seq or 0)
+            self._current = FetchMessage(self, ev.seq or 0, head=ev.head)
             self._current.stream = stream
             return self._current
         if isinstance(ev, BodyChunk | BodyEnd):

@@ -145,7 +145,8 @@ async def test_twenty_megabytes_streamed_in_bounded_memory() -> None:
             tracemalloc.start()
             try:
                 async for msg in c.fetch([1], ["UID", WHOLE]):
-                    assert msg.seq == 1 and msg.stream is not None
+                    assert msg.seq == 1 and msg.stream is not None and msg.response is None
+                    assert msg.uid == 1  # sent before the body: known at once
                     assert msg.stream.length == size
                     async for chunk in msg.chunks():
                         h.update(chunk)
