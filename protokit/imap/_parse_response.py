@@ -169,9 +169,9 @@ def _list(kind: str) -> Callable[[list[Any], bool], ListResponse]:
         attrs = tuple(word(x, "mailbox attribute") for x in v[0])
         delim = v[1]
         if delim is not None:
-            if not isinstance(delim, bytes) or len(delim) != 1:
-                raise err("hierarchy delimiter")
-            delim = delim.decode("ascii", "replace")
+            if not isinstance(delim, bytes) or len(delim) != 1 or not delim.isascii():
+                raise err("hierarchy delimiter")  # one octet is 8-bit only when not UTF-8
+            delim = delim.decode("ascii")
         extended: tuple[tuple[str, Any], ...] = ()
         if len(v) == 4:
             ext = v[3]

@@ -43,6 +43,8 @@ CRASHES = [
     # "* OK" with no text parses (RFC 9051); the writer keeps RFC 3501's rule:
     # LENIENT-STATUS-NO-TEXT, not a failure of the round trip.
     ("imap_response_parser", b"\x00\x00* OK\r\na1 OK\r\n"),
+    # An 8-bit hierarchy delimiter parsed as U+FFFD, written back as "?".
+    ("imap_response_parser", b'\x00\x00* LIST (\\Subscribed) "\xff" "Fruit/Peach"\r\n'),
 ]
 
 
@@ -95,3 +97,8 @@ def test_an_empty_thread_is_a_syntax_error() -> None:
     for line in (b"* THREAD (1)()", b"* THREAD (1 ())"):
         with pytest.raises(RemoteProtocolError, match="THREAD response"):
             parse_response(Message(fragments=(line,)))
+
+
+def test_an_8bit_hierarchy_delimiter_is_a_syntax_error() -> None:
+    with pytest.raises(RemoteProtocolError, match="hierarchy delimiter"):
+        parse_response(Message(fragments=(b'* LIST () "\xff" INBOX',)))
