@@ -59,9 +59,9 @@ def snapshot(
     return out
 
 
-# 60 examples of up to 25 operations: each example builds a fresh SQLite
+# 40 examples of up to 25 operations: each example builds a fresh SQLite
 # store, so the profile's 200 would cost this directory its time budget.
-@settings(max_examples=60, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=40, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(OPS, max_size=25))
 def test_invariants_hold_for_any_sequence(ops: list[tuple[object, ...]]) -> None:
     with (
