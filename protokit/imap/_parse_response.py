@@ -430,6 +430,8 @@ def _parse(fragments: Sequence[Any], utf8: bool, max_depth: int) -> Response:
         values = tokenize(fragments, pos, max_depth=max_depth)
         builder = _BUILDERS.get(name)
         if builder is None:
+            if name == "NIL":  # NIL is no response name (nor atom)
+                raise err("response name")
             return parsed(GenericResponse, name=name, values=generic(values))
         return builder(values, utf8)
     status = m.group(6).decode("ascii").upper()

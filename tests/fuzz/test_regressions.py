@@ -45,6 +45,8 @@ CRASHES = [
     ("imap_response_parser", b"\x00\x00* OK\r\na1 OK\r\n"),
     # An 8-bit hierarchy delimiter parsed as U+FFFD, written back as "?".
     ("imap_response_parser", b'\x00\x00* LIST (\\Subscribed) "\xff" "Fruit/Peach"\r\n'),
+    # "* NIL" became a GenericResponse named NIL, which the writer refused.
+    ("imap_response_parser", b"\x07\x02* ID NIL\r\n* NIL\r\n* ID NIL\r\n"),
 ]
 
 
@@ -102,3 +104,8 @@ def test_an_empty_thread_is_a_syntax_error() -> None:
 def test_an_8bit_hierarchy_delimiter_is_a_syntax_error() -> None:
     with pytest.raises(RemoteProtocolError, match="hierarchy delimiter"):
         parse_response(Message(fragments=(b'* LIST () "\xff" INBOX',)))
+
+
+def test_nil_is_no_response_name() -> None:
+    with pytest.raises(RemoteProtocolError, match="response name"):
+        parse_response(Message(fragments=(b"* NIL",)))
