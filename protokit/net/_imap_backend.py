@@ -24,10 +24,10 @@ from ..wire._secret import Secret
 
 __all__ = [
     "AppendResult",
-    "Changes",
     "CopyResult",
     "IMAPBackend",
     "IMAPSession",
+    "MailboxChanges",
     "MailboxError",
     "MailboxInfo",
     "MailboxStatus",
@@ -89,7 +89,7 @@ class MessageInfo:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Changes:
+class MailboxChanges:
     """What changed in a selected mailbox since the last call, made by other
     sessions (or by APPEND/COPY/MOVE into it from this one): new UIDs in
     ascending order, expunged UIDs, and messages whose flags changed."""
@@ -203,7 +203,7 @@ class SelectedMailbox(Protocol):
         given, UID EXPUNGE); returns their UIDs."""
         ...
 
-    def changes(self) -> Changes:
+    def changes(self) -> MailboxChanges:
         """What other sessions changed since the last call (and forget it)."""
         ...
 

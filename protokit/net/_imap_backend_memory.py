@@ -34,9 +34,9 @@ from ..sasl import (
 from ..wire._secret import Secret
 from ._imap_backend import (
     AppendResult,
-    Changes,
     CopyResult,
     IMAPSession,
+    MailboxChanges,
     MailboxError,
     MailboxInfo,
     MailboxStatus,
@@ -285,9 +285,9 @@ class _Selected:
         box.modseq += 1
         box.notify(self, expunged=uids)
 
-    def changes(self) -> Changes:
+    def changes(self) -> MailboxChanges:
         gone = set(self._expunged)
-        result = Changes(
+        result = MailboxChanges(
             added=tuple(self._added),
             expunged=tuple(self._expunged),
             flags=tuple(v for k, v in self._flags.items() if k not in gone),

@@ -113,7 +113,7 @@ from ._imap_server_fetch import body_structure, envelope, section_bytes_of
 from ._pump import Pump, Timeouts
 from ._server import ConnectionInfo, Listener, ServerInfo, ServerLimits, serve_listeners
 
-__all__ = ["DEFAULT_CAPABILITIES", "DEFAULT_MECHANISMS", "serve_imap"]
+__all__ = ["serve_imap"]
 
 log = logging.getLogger("protokit.net.imap")
 

@@ -12,7 +12,7 @@ import pytest
 
 from protokit.imap import ServerConfig
 from protokit.net import InMemoryIMAPBackend
-from protokit.net._imap_server import DEFAULT_CAPABILITIES, DEFAULT_MECHANISMS
+from protokit.net._imap_server import DEFAULT_CAPABILITIES, DEFAULT_MECHANISMS  # not exported
 from tests.interop.clients import run_client_async
 from tests.interop.imap_server_peers import OurServer, fetchmailrc, our_imap_server
 

@@ -15,7 +15,7 @@ import pytest
 
 from protokit.imap import ServerConfig
 from protokit.net import InMemoryIMAPBackend, Listener, ServerLimits, serve_imap
-from protokit.net._imap_server import DEFAULT_CAPABILITIES, DEFAULT_MECHANISMS
+from protokit.net._imap_server import DEFAULT_CAPABILITIES, DEFAULT_MECHANISMS  # not exported
 from tests.interop.imap_server_peers import MSG1, MSG2, OurServer, make_backend, our_imap_server
 
 LOOPBACK = ServerConfig(
