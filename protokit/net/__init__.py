@@ -14,6 +14,18 @@ from ._errors import TLSError as TLSError
 from ._errors import TransportError as TransportError
 from ._errors import WriteError as WriteError
 from ._errors import map_exceptions as map_exceptions
+from ._imap_backend import AppendResult as AppendResult
+from ._imap_backend import CopyResult as CopyResult
+from ._imap_backend import IMAPBackend as IMAPBackend
+from ._imap_backend import IMAPSession as IMAPSession
+from ._imap_backend import MailboxChanges as MailboxChanges
+from ._imap_backend import MailboxError as MailboxError
+from ._imap_backend import MailboxInfo as MailboxInfo
+from ._imap_backend import MailboxStatus as MailboxStatus
+from ._imap_backend import MessageInfo as MessageInfo
+from ._imap_backend import SelectedMailbox as SelectedMailbox
+from ._imap_backend import StoreResult as StoreResult
+from ._imap_backend_memory import InMemoryIMAPBackend as InMemoryIMAPBackend
 from ._imap_client import IMAPClient as IMAPClient
 from ._imap_client import connect_imap as connect_imap
 from ._imap_client import open_imap as open_imap
@@ -29,6 +41,7 @@ from ._imap_client_types import IMAPError as IMAPError
 from ._imap_client_types import ListEntry as ListEntry
 from ._imap_client_types import MailboxState as MailboxState
 from ._imap_client_types import StoreChanges as StoreChanges
+from ._imap_server import serve_imap as serve_imap
 from ._pop3_backend import InMemoryPOP3Backend as InMemoryPOP3Backend
 from ._pop3_backend import Maildrop as Maildrop
 from ._pop3_backend import MaildropInUse as MaildropInUse
@@ -84,29 +97,39 @@ from ._tls import open_stream as open_stream
 from ._tls import server_ssl_context as server_ssl_context
 
 __all__ = [
+    "AppendResult",
     "AppendUID",
     "BodyStream",
     "ConnectError",
     "ConnectionClosed",
     "ConnectionInfo",
+    "CopyResult",
     "CopyUID",
     "Envelope",
     "FetchMessage",
     "FetchResults",
     "Handler",
     "IMAPAuthenticationError",
+    "IMAPBackend",
     "IMAPClient",
     "IMAPError",
+    "IMAPSession",
     "IdleSession",
+    "InMemoryIMAPBackend",
     "InMemoryPOP3Backend",
     "InMemorySMTPBackend",
     "ListEntry",
     "Listener",
     "Login",
+    "MailboxChanges",
+    "MailboxError",
+    "MailboxInfo",
     "MailboxState",
+    "MailboxStatus",
     "Maildrop",
     "MaildropInUse",
     "MaildropUnavailable",
+    "MessageInfo",
     "MessageSink",
     "MessageStream",
     "OperationTimeout",
@@ -130,10 +153,12 @@ __all__ = [
     "SMTPSenderRefused",
     "SMTPSession",
     "SansIOConnection",
+    "SelectedMailbox",
     "SendResult",
     "ServerInfo",
     "ServerLimits",
     "StoreChanges",
+    "StoreResult",
     "StoredMessage",
     "TLSError",
     "TLSMode",
@@ -153,6 +178,7 @@ __all__ = [
     "open_smtp",
     "open_stream",
     "parse_proxy_header",
+    "serve_imap",
     "serve_listeners",
     "serve_pop3",
     "serve_smtp",
