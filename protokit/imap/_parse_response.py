@@ -9,7 +9,7 @@ from ..errors import LocalProtocolError, RemoteProtocolError
 from ._body import build_body, build_envelope
 from ._fastfetch import fast_fetch
 from ._fetch import build_fetch
-from ._grammar import RESP_CODE, RESPONSE_START, TEXT
+from ._grammar import ATOM, RESP_CODE, RESPONSE_START, TEXT
 from ._responses import (
     Capability,
     ContinuationRequest,
@@ -177,9 +177,14 @@ def _list(kind: str) -> Callable[[list[Any], bool], ListResponse]:
             ext = v[3]
             if not isinstance(ext, list) or len(ext) % 2:
                 raise err("mbox-list-extended")
+            tags = [astring(ext[k]) for k in range(0, len(ext), 2)]
+            # mbox-list-extended-item-tag = astring whose content is an atom
+            # (RFC 5258 9: eitem-standard-tag / eitem-vendor-tag)
+            if not all(ATOM.match(t) for t in tags):
+                raise err("mbox-list-extended")
             extended = tuple(
-                (astring(ext[k]).decode("ascii", "replace").upper(), generic(ext[k + 1]))
-                for k in range(0, len(ext), 2)
+                (t.decode("ascii").upper(), generic(ext[k + 1]))
+                for t, k in zip(tags, range(0, len(ext), 2), strict=True)
             )
         try:  # the constructor validates: what it refuses, the peer sent
             return ListResponse(

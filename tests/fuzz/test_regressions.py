@@ -6,7 +6,14 @@ from __future__ import annotations
 import pytest
 
 from protokit import RemoteProtocolError
-from protokit.imap import ESearch, FetchCommand, Select, parse_command, parse_response
+from protokit.imap import (
+    ESearch,
+    FetchCommand,
+    ListResponse,
+    Select,
+    parse_command,
+    parse_response,
+)
 from protokit.imap._framer import Message
 from protokit.testing.fuzz import ENTRY_POINTS
 
@@ -47,6 +54,12 @@ CRASHES = [
     ("imap_response_parser", b'\x00\x00* LIST (\\Subscribed) "\xff" "Fruit/Peach"\r\n'),
     # "* NIL" became a GenericResponse named NIL, which the writer refused.
     ("imap_response_parser", b"\x07\x02* ID NIL\r\n* NIL\r\n* ID NIL\r\n"),
+    # A LIST extended-item tag that is no atom ("O*DNAME") was written bare
+    # and did not parse back.
+    (
+        "imap_response_parser",
+        b'\x07\x02* LIST (\\HasNoChildren) "/" "Tofu" ("O*DNAME" ("Cheese"))\r\n',
+    ),
 ]
 
 
@@ -91,7 +104,7 @@ def test_nil_is_no_command_name() -> None:
 
 def test_a_list_response_the_constructor_refuses_is_the_peers_error() -> None:
     line = b'* LIST (\\NonExistent) "/" "Bar" ("(HILDINFO" ("SUBSCRIBED"))'
-    with pytest.raises(RemoteProtocolError, match="LIST response"):
+    with pytest.raises(RemoteProtocolError, match="LIST response|mbox-list-extended"):
         parse_response(Message(fragments=(line,)))
 
 
@@ -109,3 +122,12 @@ def test_an_8bit_hierarchy_delimiter_is_a_syntax_error() -> None:
 def test_nil_is_no_response_name() -> None:
     with pytest.raises(RemoteProtocolError, match="response name"):
         parse_response(Message(fragments=(b"* NIL",)))
+
+
+def test_list_extended_item_tags_are_atoms() -> None:
+    bad = b'* LIST () "/" Tofu ("O*DNAME" ("Cheese"))'
+    with pytest.raises(RemoteProtocolError, match="mbox-list-extended"):
+        parse_response(Message(fragments=(bad,)))
+    good = parse_response(Message(fragments=(b'* LIST () "/" Tofu ("OLDNAME" ("Cheese"))',)))
+    assert isinstance(good, ListResponse)
+    assert good.extended == (("OLDNAME", (b"Cheese",)),)
