@@ -362,7 +362,7 @@ class _Session:
             elif isinstance(cmd, StatusCommand):
                 await self._status(cmd)
             elif isinstance(cmd, Create):
-                use = next((str(v) for k, v in cmd.params if k.upper() == "USE"), None)
+                use = next((v for k, v in cmd.params if k.upper() == "USE"), None)
                 await self._session().create(cmd.mailbox, _special_use(use))
                 conn.complete("OK")
             elif isinstance(cmd, Delete):
@@ -397,6 +397,14 @@ class _Session:
         except MailboxError as exc:
             if self.conn.current is not None:
                 conn.complete("NO", exc.text, _code(exc))
+        except (TransportError, ProtocolError):
+            raise
+        except Exception:
+            # A backend failure: the command fails, the session goes on
+            # (unless half a response is on the wire).
+            log.exception("connection from %s: %s failed", self.peer, type(cmd).__name__)
+            if conn.current is not None:
+                conn.complete("NO", "Internal error", ResponseCode(name="SERVERBUG"))
 
     def _session(self) -> IMAPSession:
         assert self.mailboxes is not None
@@ -910,10 +918,11 @@ _SPECIAL_USES: Final = frozenset(
 )
 
 
-def _special_use(value: str | None) -> str | None:
-    if value is None:
-        return None
-    return value.strip("()").split()[0] if value.strip("()") else None
+def _special_use(value: object) -> str | None:
+    """CREATE's USE parameter (RFC 6154 3): one attribute in a list."""
+    if isinstance(value, tuple | list) and value:
+        return str(value[0])
+    return None if value is None else str(value)
 
 
 def _code(exc: MailboxError) -> ResponseCode | None:
