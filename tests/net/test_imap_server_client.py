@@ -47,9 +47,8 @@ async def test_our_client_against_our_server(tmp_path: Path, mode: str) -> None:
                 appended = await c.append("INBOX", chunks(BIG), size=len(BIG), flags=["\\Seen"])
                 assert appended.uids == (3,)
                 assert await c.search("SEEN") == [3]
-                got = []
-                async for msg in c.fetch([3, 1], ["UID", FetchBody(peek=True)]):
-                    got.append((msg.uid, await msg.read()))
+                fetched = c.fetch([3, 1], ["UID", FetchBody(peek=True)])
+                got = [(msg.uid, await msg.read()) async for msg in fetched]
                 assert got == [(1, MSG1), (3, BIG)]
                 await c.add_flags([2], ["\\Deleted"])
                 assert await c.expunge() == [2]
