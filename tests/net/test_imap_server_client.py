@@ -11,8 +11,9 @@ from pathlib import Path
 import anyio
 import pytest
 
-from protokit.imap import Exists, FetchBody
-from protokit.net import TLSMode, open_imap
+from protokit.imap import Exists, FetchBody, ServerConfig
+from protokit.net import IMAPAuthenticationError, TLSMode, open_imap
+from protokit.net._imap_server import DEFAULT_CAPABILITIES  # not exported
 from tests.interop.imap_server_peers import MSG1, OurServer, make_backend, our_imap_server
 
 BIG = b"Subject: big\r\n\r\n" + (b"0123456789" * 7 + b"\r\n") * 55000  # about 4 MB
@@ -70,3 +71,21 @@ async def test_our_clients_idle_woken_by_another_append(tmp_path: Path) -> None:
                     await writer.append("INBOX", b"Subject: new\r\n\r\nhi\r\n")
                     updates = await idle.check(10)
                 assert Exists(count=3) in updates
+
+
+@pytest.mark.parametrize("mechanism", ["SCRAM-SHA-256", "PLAIN", "XOAUTH2", "OAUTHBEARER"])
+async def test_our_client_authenticates_with_each_mechanism(
+    tmp_path: Path, mechanism: str
+) -> None:
+    config = ServerConfig(capabilities=DEFAULT_CAPABILITIES, mechanisms=(mechanism,))
+    async with our_imap_server(tmp_path, make_backend("tok-alice"), config) as srv:
+        with anyio.fail_after(30):
+            async with client(srv, "implicit") as c:
+                secret = {"password": "alicepw"} if "OAUTH" not in mechanism else {}
+                token = {"token": "tok-alice"} if "OAUTH" in mechanism else {}
+                assert await c.auth("alice", **secret, **token) == mechanism  # type: ignore[arg-type]
+                assert (await c.select("INBOX")).exists == 2
+            async with client(srv, "implicit") as c:
+                wrong = {"password": "nope"} if "OAUTH" not in mechanism else {"token": "bad"}
+                with pytest.raises(IMAPAuthenticationError):
+                    await c.auth("alice", **wrong)  # type: ignore[arg-type]
