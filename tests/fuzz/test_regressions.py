@@ -104,7 +104,7 @@ def test_nil_is_no_command_name() -> None:
 
 def test_a_list_response_the_constructor_refuses_is_the_peers_error() -> None:
     line = b'* LIST (\\NonExistent) "/" "Bar" ("(HILDINFO" ("SUBSCRIBED"))'
-    with pytest.raises(RemoteProtocolError, match="LIST response|mbox-list-extended"):
+    with pytest.raises(RemoteProtocolError, match=r"LIST response|mbox-list-extended"):
         parse_response(Message(fragments=(line,)))
 
 

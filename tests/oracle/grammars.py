@@ -188,7 +188,9 @@ capability = pp.Word(atom_char)
 cap_data = pp.CaselessKeyword("CAPABILITY").set_parse_action(lambda: "CAPABILITY") + pp.Group(
     pp.OneOrMore(_a + capability)
 )
-resp_text = pp.Optional(_a + text)  # codes are outside the subset (Inconclusive)
+# resp-cond-state = ("OK" / "NO" / "BAD") SP resp-text; resp-text = [code SP] [text]
+# (RFC 9051: the SP is required, the text is not; codes are outside the subset)
+resp_text = _a + pp.Optional(text)
 status_word = pp.one_of("OK NO BAD", caseless=True).set_parse_action(lambda t: t[0].upper())
 untagged = pp.Suppress("* ") + (
     (
