@@ -7,6 +7,7 @@ from typing import Any
 
 from ..errors import LocalProtocolError
 from ._fetch import write_fetch_items
+from ._grammar import ATOM
 from ._responses import (
     Capability,
     ContinuationRequest,
@@ -76,7 +77,12 @@ def write_response_code(w: Writer, code: ResponseCode) -> None:
             for i, cs in enumerate(v):
                 if i:
                     w.raw(b" ")
-                w.astring(cs)
+                # charset = atom / quoted (RFC 9051 7.1): an astring's "]"
+                # would end the response code, so such names are quoted.
+                if isinstance(cs, bytes) and ATOM.match(cs) and b"[" not in cs:
+                    w.raw(cs)
+                else:
+                    w.string(cs)
             w.raw(b")")
     elif isinstance(v, int):
         w.raw(b" ")

@@ -21,9 +21,11 @@ from protokit.imap import (
     Fetch,
     Flag,
     Flags,
+    Framer,
     GenericResponse,
     Id,
     ListResponse,
+    Message,
     MultiPart,
     Namespace,
     NamespaceEntry,
@@ -40,6 +42,7 @@ from protokit.imap import (
     StatusResponse,
     Thread,
     Vanished,
+    parse_response,
     write_response,
 )
 
@@ -153,3 +156,27 @@ def test_invalid_values_are_refused_at_construction(build: Any) -> None:
     # valid by construction: building the value already raises
     with pytest.raises(LocalProtocolError):
         build()
+
+
+@pytest.mark.parametrize(
+    ("charsets", "wire"),
+    [
+        ((b"]",), b'* OK [BADCHARSET ("]")] x\r\n'),
+        ((b"UTF-8", b"[x"), b'* OK [BADCHARSET (UTF-8 "[x")] x\r\n'),
+        ((b"a]b", b"US-ASCII"), b'* OK [BADCHARSET ("a]b" US-ASCII)] x\r\n'),
+    ],
+)
+def test_badcharset_names_with_brackets_are_quoted(
+    charsets: tuple[bytes, ...], wire: bytes
+) -> None:
+    # charset = atom / quoted: an astring's "]" ended the code (found by
+    # hypothesis in test_response_round_trip)
+    resp = Status(
+        tag=None, status="OK", code=ResponseCode(name="BADCHARSET", value=charsets), text="x"
+    )
+    assert write_response(resp) == wire
+    framer = Framer(server=False)
+    framer.feed(wire)
+    message = framer.next_event()
+    assert isinstance(message, Message)
+    assert parse_response(message) == resp
