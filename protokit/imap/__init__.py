@@ -143,7 +143,8 @@ from ._write_command import write_command as write_command
 from ._write_response import write_response as write_response
 
 __all__ = [
-    "AppendAnnounced", "AuthenticationFailed", "BodyChunk", "BodyEnd", "BodyStart", "ClientConnection",
+    "AppendAnnounced", "AuthenticationFailed", "BodyChunk", "BodyEnd", "BodyStart",
+    "ClientConnection",
     "ClientEvent", "CommandError", "CommandHandle", "CommandReceived", "Completed",
     "CompressRequested", "CompressionStarted", "ConnectionClosed", "Continued", "Greeting",
     "IdleDone", "IdleStarted", "SaslAuthenticated", "SaslRequest", "ServerConfig",
