@@ -8,9 +8,10 @@ from __future__ import annotations
 import base64
 from pathlib import Path
 
+import anyio
 import pytest
 
-from protokit.net import InMemoryIMAPBackend
+from protokit.net import IMAPBackend, InMemoryIMAPBackend, Listener, build_v1, serve_imap
 from tests.interop.imap_server_peers import make_backend, our_imap_server
 from tests.net.test_imap_server import LOOPBACK, Wire, logged_in, raw
 
@@ -141,3 +142,30 @@ async def test_backend_failure_is_no_serverbug(tmp_path: Path, command: bytes) -
 
 
 _ = Wire
+
+
+async def test_proxy_protocol_listener_logs_the_real_client(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level("INFO", logger="protokit.net.imap")
+    listeners = [Listener(name="p", proxy_protocol=True)]
+    async with anyio.create_task_group() as tg:
+        info = await tg.start(
+            lambda task_status: serve_imap(
+                make_backend(), listeners, config=LOOPBACK, task_status=task_status
+            )
+        )
+        async with raw(info.port("p")) as w:
+            header = build_v1(("203.0.113.7", 4000), ("127.0.0.1", 143))
+            await w.stream.send(header + b"a LOGIN alice alicepw\r\n")
+            assert (await w.line()).startswith(b"* OK [CAPABILITY IMAP4rev1 ")
+            assert await w.line() == b"a OK Logged in\r\n"
+        tg.cancel_scope.cancel()
+    assert "connection from 203.0.113.7: alice logged in with LOGIN" in caplog.text
+    assert "alicepw" not in caplog.text
+
+
+def test_in_memory_backend_reprs_hold_no_secret() -> None:
+    backend = make_backend("secret-token")
+    assert isinstance(backend, IMAPBackend)
+    assert repr(backend) == "<InMemoryIMAPBackend users=2>"
