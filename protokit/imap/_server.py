@@ -393,7 +393,8 @@ class ServerConnection:
         an APPEND whose last message is that literal.  (A literal mailbox
         name or date does not, and is accepted as any other literal.)"""
         tag, name = self._first_tokens()
-        if name != "APPEND" or tag is None:
+        if name != "APPEND" or tag is None or not self._session.allows("APPEND"):
+            # Not now (e.g. before login): read, then refused as usual.
             return None
         placeholder = StreamedLiteral(ev.length, ev.binary)
         prefix = self._framer.announced_prefix()

@@ -173,3 +173,12 @@ def test_over_long_line_after_a_refused_literal_gets_the_bad() -> None:
     evs = feed(s, [b"abc" + b"x" * 200 + b"\r\n"])
     assert [type(e) for e in evs] == [CommandError] and evs[0].tag == "a1"
     assert s.data_to_send() == evs[0].reply
+
+
+def test_append_before_login_is_not_announced() -> None:
+    s = greeted_server(announce_append=True, allow_plaintext=True)
+    assert feed(s, [b"a1 APPEND INBOX {5}\r\n"]) == []
+    assert s.data_to_send() == b"+ Ready for literal data\r\n"
+    evs = feed(s, [b"hello\r\n"])
+    assert [type(e) for e in evs] == [CommandError]
+    assert s.data_to_send() == b"a1 BAD APPEND not allowed now\r\n"
