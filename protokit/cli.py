@@ -3,8 +3,9 @@
 Exit codes: 0 success, 1 failure (the message says what failed), 2 usage
 error (argparse's convention).  Passwords are read from ``--password``,
 from standard input (``--password-stdin``) or from the terminal, and are
-never printed.  The ``serve`` subcommand joins once the server's listeners
-are wired.
+never printed.  ``serve`` runs the development mail server until Ctrl-C or
+SIGTERM (exit 0), or fails to start (exit 1: a port in use, a certificate
+that does not load; 2: a bad option or configuration file).
 """
 
 from __future__ import annotations
@@ -130,7 +131,68 @@ def build_parser() -> argparse.ArgumentParser:
         default=3600,
         help="lifetime in seconds (default: 3600)",
     )
+    _serve_parser(commands, parent)
     return parser
+
+
+def _serve_parser(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser], parent: argparse.ArgumentParser
+) -> None:
+    serve = commands.add_parser(
+        "serve",
+        parents=[parent],
+        help="run the development mail server",
+        description="Run the development mail server on HOST: SMTP MX (25+N, local delivery, "
+        "no auth), submission with STARTTLS (587+N) and implicit TLS (465+N), POP3 with STLS "
+        "(110+N) and implicit TLS (995+N), N being the port offset. Plaintext "
+        "authentication only after TLS. The TLS certificate is --cert-file/--key-file, else "
+        "a self-signed one generated in the data directory. A banner lists every listener "
+        "with a command to try it; logs go to standard error. Stop with Ctrl-C or SIGTERM.",
+        epilog="Configuration file (TOML): host, port_offset, hostname, cert_file, key_file, "
+        "and a [ports] table (smtp, submission, submissions, pop3, pop3s) giving a port per "
+        "listener (0: any free port). Command-line options win over the file. Exit codes: "
+        "0 stopped by a signal, 1 could not start, 2 usage error.",
+    )
+    serve.add_argument(
+        "--host", metavar="H", default=None, help="address to bind (default: 127.0.0.1)"
+    )
+    serve.add_argument(
+        "--port-offset",
+        metavar="N",
+        type=int,
+        default=None,
+        help="added to each standard port (default: 3000, so 3025, 3587, 3465, 3110, 3995)",
+    )
+    serve.add_argument(
+        "--config",
+        metavar="FILE.toml",
+        type=Path,
+        default=None,
+        help="a TOML configuration file (see below)",
+    )
+    serve.add_argument(
+        "--hostname",
+        metavar="NAME",
+        default=None,
+        help="the name in greetings (default: localhost)",
+    )
+    serve.add_argument(
+        "--cert-file",
+        metavar="PEM",
+        type=Path,
+        default=None,
+        help="your TLS certificate chain (with --key-file)",
+    )
+    serve.add_argument(
+        "--key-file", metavar="PEM", type=Path, default=None, help="the certificate's private key"
+    )
+    serve.add_argument(
+        "--log-level",
+        default="info",
+        choices=["debug", "info", "warning", "error"],
+        help="log verbosity (default: info); logs never hold passwords, tokens "
+        "or message contents",
+    )
 
 
 def _read_password(args: argparse.Namespace, stdin: TextIO) -> Secret[str]:
@@ -158,6 +220,10 @@ def _run(args: argparse.Namespace, stdin: TextIO, stdout: TextIO, stderr: TextIO
     from .server import DEFAULT_DATA_DIR, Store, StoreError
 
     data_dir = args.data_dir if args.data_dir is not None else Path(DEFAULT_DATA_DIR)
+    if args.command == "serve":
+        from .server._serve_cli import run_serve
+
+        return run_serve(args, data_dir, stdout, stderr)
     password = None
     if args.command == "user" and args.action in ("add", "passwd"):
         password = _read_password(args, stdin)

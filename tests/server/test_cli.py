@@ -179,7 +179,8 @@ def test_commands_other_than_add_need_an_existing_store(tmp_path: Path) -> None:
         (("user", "add", "a@b", "--password", ""), "", "the password is empty"),
         (("token", "issue", "a@b", "--expires-in", "soon"), "", "invalid int value"),
         (("token", "issue", "a@b", "--expires-in", "0"), "", "--expires-in is 1 to"),
-        (("serve",), "", "invalid choice: 'serve'"),
+        (("serve", "--port-offset", "65000"), "", "the port offset is 0 to 64540"),
+        (("serve", "--cert-file", "c.pem"), "", "give both --cert-file and --key-file"),
         (("user", "frob"), "", "invalid choice: 'frob'"),
     ],
 )
