@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import math
 import ssl
+import time
 from dataclasses import replace
 from typing import Final
 
@@ -56,6 +57,8 @@ log = logging.getLogger("protokit.net.pop3")
 OVERLOAD_REPLY: Final = b"-ERR [SYS/TEMP] too many connections, try again later\r\n"
 SHUTDOWN_REPLY: Final = b"-ERR [SYS/TEMP] server shutting down\r\n"
 AUTOLOGOUT_REPLY: Final = b"-ERR autologout: no command within the time limit\r\n"
+#: Said when the bearer token the session logged in with expires.
+TOKEN_EXPIRED_REPLY: Final = b"-ERR [AUTH] the access token expired: log in again\r\n"
 #: Message bytes queued before they are written (a bound on what is held).
 FLUSH_SIZE: Final = 64 * 1024
 #: How long an UPDATE may take to apply the deletions, even during shutdown.
@@ -115,6 +118,8 @@ class _Session:
         self.conn = ServerConnection(cfg)
         self.pump: Pump[ServerEvent] = Pump(stream, self.conn, timeouts=timeouts)
         self.maildrop: Maildrop | None = None
+        #: When the bearer token of the last AUTH expires (wall clock), if known.
+        self.token_expires: float | None = None
         self.peer = info.peer[0]
         self._dummy = Secret("not-a-password")
 
@@ -154,9 +159,19 @@ class _Session:
 
     async def _loop(self) -> None:
         while True:
-            with anyio.move_on_after(_finite(self.idle_timeout)) as scope:
+            wait = self.idle_timeout
+            expiring = False
+            if self.maildrop is not None and self.token_expires is not None:
+                left = max(0.0, self.token_expires - time.time())
+                if left <= wait:
+                    wait, expiring = left, True
+            with anyio.move_on_after(_finite(wait)) as scope:
                 ev = await self.pump.next_event(timeout=math.inf)
             if scope.cancelled_caught:
+                if expiring:
+                    log.info("connection from %s: the access token expired", self.peer)
+                    await self._say(TOKEN_EXPIRED_REPLY)
+                    return
                 log.info("connection from %s: autologout", self.peer)
                 await self._say(AUTOLOGOUT_REPLY)
                 return
@@ -167,6 +182,8 @@ class _Session:
 
     async def _handle(self, ev: ServerEvent) -> None:
         conn = self.conn
+        if isinstance(ev, (PasswordLogin, ApopLogin, SaslRequest)):
+            self.token_expires = None  # set again by a valid bearer token
         if isinstance(ev, PasswordLogin):
             ok = await self.backend.verify_password(ev.username, ev.password)
             await self._login(ev.username, ok, "USER/PASS")
@@ -206,7 +223,10 @@ class _Session:
                 ok = await self.backend.authorize(req.authcid, req.authzid)
             return ok
         if isinstance(req, ValidateToken):
-            return await self.backend.validate_token(req.user, req.token)
+            result = await self.backend.validate_token(req.user, req.token)
+            expires = result.expires_at if result.valid else None
+            self.token_expires = None if expires is None else expires.timestamp()
+            return result
         if not isinstance(req, Request):
             return None
         return await self.backend.sasl_request(ev.mechanism, req)

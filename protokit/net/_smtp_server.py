@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 import math
 import ssl
+import time
 from collections.abc import Sequence
 from dataclasses import replace
 from typing import Final
@@ -64,6 +65,8 @@ log = logging.getLogger("protokit.net.smtp")
 OVERLOAD_REPLY: Final = b"421 4.3.2 Too many connections, try again later\r\n"
 SHUTDOWN_REPLY: Final = b"421 4.3.2 Server shutting down, try again later\r\n"
 TIMEOUT_REPLY: Final = b"421 4.4.2 Timeout waiting for data, closing connection\r\n"
+#: Said when the bearer token the session authenticated with expires.
+TOKEN_EXPIRED_REPLY: Final = b"421 4.7.0 The access token expired, authenticate again\r\n"
 #: How long storing a complete message may take, even during shutdown.
 STORE_TIMEOUT: Final = 60.0
 
@@ -126,6 +129,8 @@ class _Session:
         "pump",
         "session",
         "sink",
+        "token_deadline",
+        "token_expires",
     )
 
     def __init__(
@@ -148,6 +153,10 @@ class _Session:
         )
         self.envelope: Envelope | None = None
         self.sink: MessageSink | None = None
+        #: The last valid bearer token's expiry (wall clock), during AUTH.
+        self.token_expires: float | None = None
+        #: When the session's token expires (anyio clock), once authenticated.
+        self.token_deadline: float | None = None
 
     async def run(self) -> None:
         log.info("connection from %s", self.peer)
@@ -202,6 +211,11 @@ class _Session:
         with anyio.CancelScope(deadline=anyio.current_time() + idle) as scope:
             await self._events(scope, idle)
         if scope.cancelled_caught:
+            td = self.token_deadline
+            if td is not None and anyio.current_time() >= td:
+                log.info("connection from %s: the access token expired", self.peer)
+                await self._say(TOKEN_EXPIRED_REPLY)
+                return
             log.info("connection from %s: timed out", self.peer)
             await self._say(TIMEOUT_REPLY)
 
@@ -219,7 +233,10 @@ class _Session:
             ev = conn.next_event()
             if ev is NEED_DATA:
                 deadline = clock() + idle
-                if deadline - scope.deadline > slack:
+                td = self.token_deadline
+                if td is not None and td < deadline:
+                    scope.deadline = td
+                elif deadline - scope.deadline > slack:
                     scope.deadline = deadline
                 ev = await pump.next_event(timeout=math.inf)
             t = type(ev)
@@ -333,6 +350,9 @@ class _Session:
             if ok:
                 user = ev.authzid or ev.authcid
                 self.session.user = user
+                if self.token_expires is not None:
+                    left = self.token_expires - time.time()
+                    self.token_deadline = anyio.current_time() + left
                 log.info(
                     "connection from %s: %s authenticated (%s)", self.peer, user, ev.mechanism
                 )
@@ -358,16 +378,21 @@ class _Session:
         self.session.tls = True
         self.session.helo = None
         self.session.user = None
+        self.token_deadline = None
         self.envelope = None
 
     async def _sasl(self, ev: AuthRequest) -> object:
         req = ev.request
         backend = self.backend
+        self.token_expires = None
         if isinstance(req, VerifyPassword):
             ok = await backend.verify_password(req.authcid, req.password)
             if ok and req.authzid is not None and req.authzid != req.authcid:
                 ok = await backend.authorize(req.authcid, req.authzid)
             return ok
         if isinstance(req, ValidateToken):
-            return await backend.validate_token(req.user, req.token)
+            result = await backend.validate_token(req.user, req.token)
+            if result.valid and result.expires_at is not None:
+                self.token_expires = result.expires_at.timestamp()
+            return result
         return await backend.sasl_request(ev.mechanism, req)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from ..wire._secret import Secret
 from ._base import Request
@@ -57,12 +58,15 @@ class TokenResult:
     ``identity`` is the identity the token proves (``None``: the user the
     client named).  ``error`` is the JSON object sent to the client when the
     token is not valid (``None``: the mechanism's default; ``bytes``: a JSON
-    body sent verbatim).
+    body sent verbatim).  ``expires_at`` (an aware datetime), when known,
+    is when the token stops being valid: a server ends a session
+    authenticated by it then (the mechanisms ignore it).
     """
 
     valid: bool
     identity: str | None = None
     error: Mapping[str, object] | bytes | None = field(default=None)
+    expires_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
