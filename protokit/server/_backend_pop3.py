@@ -118,7 +118,10 @@ class StorePOP3Backend:
         if not check.valid or check.identity is None:
             return check.result()
         # The identity keeps the mode the client asked for.
-        return TokenResult(valid=True, identity=username or check.identity)
+        # The expiry ends the session when the token does.
+        return TokenResult(
+            valid=True, identity=username or check.identity, expires_at=check.expires_at
+        )
 
     async def sasl_request(self, mechanism: str, request: Request) -> object:
         if not isinstance(request, LookupScramCredentials):

@@ -138,7 +138,10 @@ class StoreSMTPBackend:
         if self.role == "mx":
             return TokenResult(valid=False)
         check = await self.astore.call(self.tokens.check, token, username)
-        return check.result()
+        if not check.valid:
+            return check.result()
+        # The expiry ends the session when the token does.
+        return TokenResult(valid=True, identity=check.identity, expires_at=check.expires_at)
 
     async def sasl_request(self, mechanism: str, request: Request) -> object:
         if self.role == "mx" or not isinstance(request, LookupScramCredentials):

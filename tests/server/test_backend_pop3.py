@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 import anyio
 from anyio.streams.tls import TLSStream
@@ -175,8 +177,9 @@ async def test_second_session_is_in_use_and_bad_logins_look_alike(
 
 
 async def test_scram_and_xoauth2_from_the_store(
-    store: Store, alice: Account, bob: Account
+    store: Store, alice: Account, bob: Account, clock: Clock
 ) -> None:
+    clock.now = time.time()  # the server ends the session at the real-time expiry
     one, sent, two = fill(store, alice, bob)
     token, _ = store.issue_token("alice@example.com", 600)
     async with pop3_server(store) as (info, ca, _):
@@ -212,3 +215,29 @@ async def test_scram_and_xoauth2_from_the_store(
             assert await w.ask(b"QUIT\r\n") == (
                 b"+OK localhost POP3 server signing off (2 messages left)\r\n"
             )
+
+
+async def test_a_token_session_ends_when_the_token_expires(tmp_path: Path) -> None:
+    # A store on the real clock: the server ends the session at the expiry.
+    with Store.open(tmp_path / "rt", password_iterations=1000, scram_iterations=64) as store:
+        store.add_account("alice@example.com", "alice-pw")
+        # 2 s: the store counts whole seconds, so 1 to 2 s are left.
+        token, expires = store.issue_token("alice@example.com", 2)
+        async with pop3_server(store) as (info, ca, _):
+            stream = await anyio.connect_tcp("127.0.0.1", info.port("pop3s"))
+            tls = await TLSStream.wrap(
+                stream,
+                hostname="localhost",
+                ssl_context=ca.client_context(),
+                standard_compatible=False,
+            )
+            async with tls:
+                w = Wire(tls)
+                await w.line()
+                good = base64.b64encode(
+                    f"user=alice@example.com\x01auth=Bearer {token.expose()}\x01\x01".encode()
+                )
+                assert (await w.ask(b"AUTH XOAUTH2 " + good + b"\r\n")).startswith(b"+OK ")
+                assert await w.ask(b"NOOP\r\n") == b"+OK\r\n"
+                assert await w.eof() == b"-ERR [AUTH] the access token expired: log in again\r\n"
+                assert time.time() >= expires.timestamp()

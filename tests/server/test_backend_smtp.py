@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 import anyio
 import pytest
@@ -31,6 +33,7 @@ from protokit.server._backend_smtp import StoreSMTPBackend
 from protokit.smtp import ServerConfig
 from tests.interop.smtp_peers import LocalCA, certificate_authority
 from tests.net.test_smtp_server import Wire
+from tests.server.conftest import Clock
 from tests.server.helpers import read_all
 
 MSG = b"Subject: hi\r\nFrom: alice@example.com\r\n\r\nhello\r\n"
@@ -216,8 +219,9 @@ async def test_scram_from_stored_keys_over_implicit_tls(store: Store, alice: Acc
 
 
 async def test_xoauth2_with_a_store_token_and_the_error_challenge(
-    store: Store, alice: Account
+    store: Store, alice: Account, clock: Clock
 ) -> None:
+    clock.now = time.time()  # the server ends the session at the real-time expiry
     token, _ = store.issue_token("alice@example.com", 600)
     async with servers(store) as srv:
         stream = await anyio.connect_tcp("127.0.0.1", srv.port("submissions"))
@@ -274,3 +278,32 @@ async def test_too_large_is_refused_and_nothing_is_stored(store: Store, alice: A
         await w.stream.send(b"Subject: big\r\n\r\n" + b"x" * 200 + b"\r\n")
         assert await w.ask(b".\r\n") == b"552 5.3.4 Message too big\r\n"
         assert inbox_messages(store, alice) == []
+
+
+async def test_a_token_session_ends_when_the_token_expires(tmp_path: Path) -> None:
+    # A store on the real clock: the server ends the session at the expiry.
+    with Store.open(tmp_path / "rt", password_iterations=1000, scram_iterations=64) as store:
+        store.add_account("alice@example.com", "alice-pw")
+        # 2 s: the store counts whole seconds, so 1 to 2 s are left.
+        token, expires = store.issue_token("alice@example.com", 2)
+        async with servers(store) as srv:
+            stream = await anyio.connect_tcp("127.0.0.1", srv.port("submissions"))
+            tls = await TLSStream.wrap(
+                stream,
+                hostname="localhost",
+                ssl_context=srv.ca.client_context(),
+                standard_compatible=False,
+            )
+            async with tls:
+                w = Wire(tls)
+                await w.line()
+                await w.ehlo()
+                good = b64(f"user=alice@example.com\x01auth=Bearer {token.expose()}\x01\x01")
+                assert await w.ask(b"AUTH XOAUTH2 " + good + b"\r\n") == (
+                    b"235 2.7.0 Authentication successful\r\n"
+                )
+                assert await w.ask(b"NOOP\r\n") == b"250 2.0.0 OK\r\n"
+                assert await w.eof() == (
+                    b"421 4.7.0 The access token expired, authenticate again\r\n"
+                )
+                assert time.time() >= expires.timestamp()
