@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from protokit.server import Store
 
@@ -52,7 +53,7 @@ def free_offset() -> int:
     raise RuntimeError("no free port offset found")
 
 
-def wait_for_ports(ports: list[int], proc: subprocess.Popen[str], deadline: float) -> None:
+def wait_for_ports(ports: list[int], proc: subprocess.Popen[Any], deadline: float) -> None:
     for port in ports:
         while True:
             if proc.poll() is not None:
