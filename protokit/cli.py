@@ -64,8 +64,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="protokit",
         description="protokit: mail protocols for Python, and a development mail server. "
-        "These commands manage the accounts and bearer tokens of the embedded server "
-        "(`protokit serve`).",
+        "`protokit serve` runs the embedded server; `user` and `token` manage its "
+        "accounts and bearer tokens.",
         epilog="Exit codes: 0 success, 1 failure, 2 usage error.",
     )
     from ._version import __version__
