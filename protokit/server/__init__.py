@@ -1,11 +1,17 @@
-"""The embedded mail server's foundation (``protokit serve``): the SQLite
-store (accounts, tokens, mailboxes, messages, POP3 state), its async
-wrapper, bearer-token and JWT validation, and the TLS certificate."""
+"""The embedded mail server (``protokit serve``): the SQLite store
+(accounts, tokens, mailboxes, messages, POP3 state), its async wrapper,
+bearer-token and JWT validation, the TLS certificate, the store-backed SMTP
+and POP3 backends for protokit.net's servers, and ``serve`` itself."""
 
 from ._accounts import TOKEN_PREFIX as TOKEN_PREFIX
 from ._accounts import validate_address as validate_address
 from ._async import AsyncStore as AsyncStore
 from ._async import Subscription as Subscription
+from ._backend_pop3 import RECENT_PREFIX as RECENT_PREFIX
+from ._backend_pop3 import StorePOP3Backend as StorePOP3Backend
+from ._backend_pop3 import split_recent as split_recent
+from ._backend_smtp import SMTPRole as SMTPRole
+from ._backend_smtp import StoreSMTPBackend as StoreSMTPBackend
 from ._certs import CertificateError as CertificateError
 from ._certs import CertificatePaths as CertificatePaths
 from ._certs import ensure_certificate as ensure_certificate
@@ -18,6 +24,14 @@ from ._jwt import JWTKey as JWTKey
 from ._jwt import JWTValidator as JWTValidator
 from ._schema import MIGRATIONS as MIGRATIONS
 from ._schema import SCHEMA_VERSION as SCHEMA_VERSION
+from ._serve import DEFAULT_PORT_OFFSET as DEFAULT_PORT_OFFSET
+from ._serve import ROLES as ROLES
+from ._serve import ConfigError as ConfigError
+from ._serve import Role as Role
+from ._serve import ServeConfig as ServeConfig
+from ._serve import banner as banner
+from ._serve import load_config as load_config
+from ._serve import serve as serve
 from ._store import DEFAULT_DATA_DIR as DEFAULT_DATA_DIR
 from ._store import Store as Store
 from ._store import ensure_data_dir as ensure_data_dir
@@ -55,13 +69,6 @@ from ._writer import MessageWriter as MessageWriter
 __all__ = [
     "ALGORITHMS",
     "ALL_MAIL",
-    "DB_FILENAME",
-    "DEFAULT_DATA_DIR",
-    "DEFAULT_MAILBOXES",
-    "DEFAULT_MAX_MESSAGE_SIZE",
-    "MIGRATIONS",
-    "SCHEMA_VERSION",
-    "TOKEN_PREFIX",
     "Account",
     "AccountExists",
     "AsyncStore",
@@ -69,7 +76,13 @@ __all__ = [
     "CertificatePaths",
     "Change",
     "ChangeKind",
+    "ConfigError",
     "CopyResult",
+    "DB_FILENAME",
+    "DEFAULT_DATA_DIR",
+    "DEFAULT_MAILBOXES",
+    "DEFAULT_MAX_MESSAGE_SIZE",
+    "DEFAULT_PORT_OFFSET",
     "Delivered",
     "FlagMode",
     "InvalidName",
@@ -77,29 +90,43 @@ __all__ = [
     "JWTClaims",
     "JWTKey",
     "JWTValidator",
+    "LineEndingCounter",
+    "MIGRATIONS",
     "MailboxExists",
     "MailboxInfo",
     "MessageInfo",
     "MessageTooLarge",
-    "LineEndingCounter",
     "MessageWriter",
     "NoSuchAccount",
     "NoSuchMailbox",
     "PopEntry",
+    "RECENT_PREFIX",
+    "ROLES",
+    "Role",
+    "SCHEMA_VERSION",
+    "SMTPRole",
     "SchemaTooNew",
     "SearchQuery",
     "SelectInfo",
+    "ServeConfig",
     "Store",
     "StoreError",
+    "StorePOP3Backend",
     "StoreResult",
+    "StoreSMTPBackend",
     "Submitted",
     "Subscription",
+    "TOKEN_PREFIX",
     "TokenCheck",
     "TokenValidator",
     "UidRange",
+    "banner",
     "ensure_certificate",
     "ensure_data_dir",
+    "load_config",
     "normalize_flags",
+    "serve",
     "server_ssl_context",
+    "split_recent",
     "validate_address",
 ]
