@@ -25,6 +25,9 @@ def test_readme_example_runs(code: str) -> None:
 def test_readme_gives_the_test_command_ci_runs() -> None:
     blocks = re.findall(r"```\n(.*?)```", README, flags=re.S)
     commands = [b.strip() for b in blocks]
+    # exactly two set-up commands: the main job, and the tests CI runs
+    assert len(commands) == 2
+    assert commands[0].endswith(".venv/bin/protokit serve")
     assert "bash tests/run.sh" in commands
     ci = (Path(__file__).resolve().parent.parent / ".ci" / "run").read_text()
     assert "bash tests/run.sh" in ci
