@@ -10,7 +10,27 @@ from pathlib import Path
 import pytest
 
 README = (Path(__file__).resolve().parent.parent / "README.md").read_text()
-BLOCKS = re.findall(r"```python\n(.*?)```", README, flags=re.S)
+
+
+def fenced_blocks(text: str) -> list[tuple[str, str]]:
+    """(language, code) for every fenced block, in order."""
+    blocks: list[tuple[str, str]] = []
+    lang: str | None = None
+    lines: list[str] = []
+    for line in text.splitlines():
+        if line.startswith("```"):
+            if lang is None:
+                lang, lines = line[3:].strip(), []
+            else:
+                blocks.append((lang, "\n".join(lines) + "\n"))
+                lang = None
+        elif lang is not None:
+            lines.append(line)
+    assert lang is None, "an unclosed fence"
+    return blocks
+
+
+BLOCKS = [code for lang, code in fenced_blocks(README) if lang == "python"]
 
 
 def test_readme_has_examples() -> None:
@@ -23,8 +43,7 @@ def test_readme_example_runs(code: str) -> None:
 
 
 def test_readme_gives_the_test_command_ci_runs() -> None:
-    blocks = re.findall(r"```\n(.*?)```", README, flags=re.S)
-    commands = [b.strip() for b in blocks]
+    commands = [code.strip() for lang, code in fenced_blocks(README) if lang == ""]
     # exactly two set-up commands: the main job, and the tests CI runs
     assert len(commands) == 2
     assert commands[0].endswith(".venv/bin/protokit serve")
