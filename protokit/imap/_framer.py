@@ -391,6 +391,8 @@ class Framer:
                 event = self._read_line()
                 if event is not None:
                     return event
+            elif state == _LITERAL:
+                self._read_literal()
             elif state == _STREAM:
                 data = self._data
                 pos = self._pos
@@ -413,8 +415,6 @@ class Framer:
                 _SET_START_LENGTH(start, self._remaining)
                 _SET_START_BINARY(start, self._literal_binary)
                 return start
-            elif state == _LITERAL:
-                self._read_literal()
             elif state == _DRAIN:
                 self._read_drain()
             elif state == _SKIP:
@@ -446,7 +446,28 @@ class Framer:
         if not carried:
             # The common case: the whole line is in the chunk being read.
             if lf > pos and data[lf - 1] == _CR and data.find(b"\r", pos, lf - 1) < 0:
-                return self._line_done(data[pos : lf - 1])
+                line = data[pos : lf - 1]
+                if data[lf - 2] == 0x7D or self._poisoned:  # "}": a literal, perhaps
+                    return self._line_done(line)
+                # _line_done's last line of a healthy message, inlined: the
+                # line that ends nearly every message
+                fragments = self._fragments
+                event = Message.__new__(Message)
+                if not fragments:
+                    if lf + 1 - pos > self.max_message:
+                        return self._line_done(line)
+                    _SET_FRAGMENTS(event, (line,))
+                    return event
+                if self._size + lf + 1 - pos > self.max_message:
+                    return self._line_done(line)
+                fragments.append(line)
+                _SET_FRAGMENTS(event, tuple(fragments))
+                self._fragments = []
+                self._first = b""
+                self._first_cut = False
+                self._size = 0
+                self._literals = 0
+                return event
             raw: bytes | bytearray = data
             start, end = pos, lf + 1
         else:
@@ -512,8 +533,31 @@ class Framer:
         return event
 
     def _announced(self, line: bytes, m: re.Match[bytes], brace: int) -> FramerEvent | None:
-        binary = line[brace - 1 : brace] == b"~"
         length = int(m.group(1))
+        if not self.server:
+            # The client role within every limit (nearly always), in short:
+            # a server's literal follows its announcement at once, and most
+            # are in the chunk being read.
+            literals = self._literals + 1
+            size = self._size + length
+            if (
+                literals <= self.max_literals
+                and length <= self.max_literal
+                and size <= self.max_message
+            ):
+                self._literals = literals
+                self._size = size
+                if length <= self.stream_threshold:
+                    data = self._data
+                    pos = self._pos
+                    end = pos + length
+                    if end <= len(data):
+                        self._fragments.append(data[pos:end])
+                        self._pos = end
+                        return None
+                self._begin_literal(length, line[brace - 1 : brace] == b"~")
+                return None
+        binary = line[brace - 1 : brace] == b"~"
         synchronizing = self.server and not m.group(2)
         self._literals += 1
         if self._literals > self.max_literals:
