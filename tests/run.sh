@@ -64,3 +64,5 @@ print("ok")
 PY
 echo "== pytest"
 .venv/bin/python -m pytest -p no:cacheprovider --cov --cov-report=term "$@"
+echo "== atheris: every fuzz harness for a short fixed budget"
+bash tests/fuzz/ci.sh "${FUZZ_SECONDS:-5}"
