@@ -214,6 +214,9 @@ def _body(w: Writer, r: Any) -> None:
         w.raw(b"* ESEARCH")
         if r.tag is not None:
             w.raw(b" (TAG ")
+            if not r.tag.isascii():
+                # tag-string is a tag: ASCII only (RFC 4731 / RFC 9051 7.3.4)
+                raise LocalProtocolError("an ESEARCH tag is ASCII")
             w.string(r.tag.encode("ascii"))
             w.raw(b")")
         if r.uid:

@@ -180,3 +180,14 @@ def test_badcharset_names_with_brackets_are_quoted(
     message = framer.next_event()
     assert isinstance(message, Message)
     assert parse_response(message) == resp
+
+
+def test_esearch_tag_must_be_ascii() -> None:
+    # Found by the fuzzing work: this escaped as UnicodeEncodeError.
+    import pytest
+
+    from protokit.errors import LocalProtocolError
+    from protokit.imap import ESearch
+
+    with pytest.raises(LocalProtocolError, match="an ESEARCH tag is ASCII"):
+        ESearch(tag="é")
