@@ -43,6 +43,9 @@ SASL_MECHANISMS: Final = (
 _CHANNEL_BINDING: Final = b"\x01" * 32
 
 
+_REDACTED = repr(Secret(""))
+
+
 def messages(payload: bytes) -> list[bytes]:
     """Cut a payload into length-prefixed messages (the last may be short)."""
     out: list[bytes] = []
@@ -60,7 +63,9 @@ def _check_step(name: str, seen: list[str], step: object) -> Step:
     public field), and no Failure reason repeats a secret seen earlier."""
     if not isinstance(step, Challenge | Request | Success | Failure):
         raise InvariantViolation(f"{name}: step of type {type(step).__name__}")
-    text = repr(step)
+    # The redaction marker itself is not a leak (a secret such as "ecre" is
+    # a substring of "Secret('[REDACTED]')").
+    text = repr(step).replace(_REDACTED, "")
     public = ""
     if dataclasses.is_dataclass(step):
         for f in dataclasses.fields(step):
@@ -72,7 +77,7 @@ def _check_step(name: str, seen: list[str], step: object) -> Step:
             else:
                 public += repr(value)
     if isinstance(step, Failure):
-        text += step.reason
+        text += step.reason.replace(_REDACTED, "")
     for secret in seen:
         if len(secret) >= 4 and secret in text and secret not in public:
             raise InvariantViolation(f"{name}: a secret shows in {type(step).__name__}")
