@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import importlib
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -24,6 +25,15 @@ __all__ = ["main"]
 EXIT_OK: Final = 0
 EXIT_FAILURE: Final = 1
 EXIT_USAGE: Final = 2
+
+
+#: Commands with their own module and argument parser: ``protokit NAME ARGS...``
+#: runs ``MODULE.main(ARGS, stdin=..., stdout=..., stderr=...)``. They are
+#: imported only when run, so ``serve`` does not pay for the proxy's imports.
+DELEGATED: Final = {
+    "import": ("protokit.server._import_cli", "import an mbox file or a Maildir into an account"),
+    "proxy": ("protokit.proxy._cli", "run the OAuth2 mail proxy, or authorize an account for it"),
+}
 
 
 class _UsageError(Exception):
@@ -132,6 +142,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="lifetime in seconds (default: 3600)",
     )
     _serve_parser(commands, parent)
+    for name, (_module, summary) in DELEGATED.items():
+        # Listed here for --help; their own parsers take the arguments (see main).
+        commands.add_parser(name, help=summary, add_help=False)
     return parser
 
 
@@ -272,9 +285,14 @@ def main(
     stdin = sys.stdin if stdin is None else stdin
     stdout = sys.stdout if stdout is None else stdout
     stderr = sys.stderr if stderr is None else stderr
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    if arguments and arguments[0] in DELEGATED:
+        module = importlib.import_module(DELEGATED[arguments[0]][0])
+        code: int = module.main(arguments[1:], stdin=stdin, stdout=stdout, stderr=stderr)
+        return code
     parser = build_parser()
     try:
-        args = parser.parse_args(argv)
+        args = parser.parse_args(arguments)
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
     try:
