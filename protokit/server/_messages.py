@@ -372,6 +372,32 @@ class MessagesMixin:
         finally:
             writer.abort()
 
+    def append_batch(
+        self,
+        mailbox_id: int,
+        messages: Sequence[tuple[MessageWriter, Iterable[str], datetime | None]],
+    ) -> list[Delivered]:
+        """Several messages into one mailbox, each with its flags and
+        internal date (aware; None: now), in one transaction: all of them
+        durable when this returns, none if it raises (an importer's batch).
+        Every writer is closed either way."""
+        try:
+            prepared = [
+                (writer, " ".join(normalize_flags(flags)), when) for writer, flags, when in messages
+            ]
+            with self._db.transaction() as db:
+                mb = self._mailbox_by_id(db, mailbox_id)
+                out = []
+                for writer, stored_flags, when in prepared:
+                    body_id = self._store_body(db, writer)
+                    out.append(
+                        self._create(db, mb.account_id, mb.id, body_id, writer, stored_flags, when)
+                    )
+                return out
+        finally:
+            for writer, _, _ in messages:
+                writer.abort()
+
     # -- reading ---------------------------------------------------------------------
 
     def _ranges(
