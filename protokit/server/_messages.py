@@ -382,9 +382,7 @@ class MessagesMixin:
         durable when this returns, none if it raises (an importer's batch).
         Every writer is closed either way."""
         try:
-            prepared = [
-                (writer, " ".join(normalize_flags(flags)), when) for writer, flags, when in messages
-            ]
+            prepared = [(w, " ".join(normalize_flags(flags)), when) for w, flags, when in messages]
             with self._db.transaction() as db:
                 mb = self._mailbox_by_id(db, mailbox_id)
                 out = []
