@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
-from typing import Final
+from typing import Final, overload
 
 from ..errors import ProtocolError
 from ..sasl import Challenge, Failure, Request, Step, Success, create_server
@@ -43,9 +43,6 @@ SASL_MECHANISMS: Final = (
 _CHANNEL_BINDING: Final = b"\x01" * 32
 
 
-_REDACTED = repr(Secret(""))
-
-
 def messages(payload: bytes) -> list[bytes]:
     """Cut a payload into length-prefixed messages (the last may be short)."""
     out: list[bytes] = []
@@ -57,30 +54,88 @@ def messages(payload: bytes) -> list[bytes]:
     return out
 
 
+def _sasl_constants() -> frozenset[str]:
+    """Every string constant in protokit.sasl's code: the fixed texts a
+    Failure reason is made of."""
+    import sys
+    import types
+
+    found: set[str] = set()
+    pending: list[types.CodeType] = []
+    for name, module in list(sys.modules.items()):
+        if name.startswith("protokit.sasl") and module is not None:
+            for value in vars(module).values():
+                function = getattr(value, "__func__", value)
+                if isinstance(function, types.FunctionType):
+                    pending.append(function.__code__)
+                elif isinstance(value, type):
+                    for member in vars(value).values():
+                        member = getattr(member, "__func__", member)
+                        member = getattr(member, "fget", member)
+                        if isinstance(member, types.FunctionType):
+                            pending.append(member.__code__)
+    while pending:
+        code = pending.pop()
+        for const in code.co_consts:
+            if isinstance(const, str):
+                found.add(const)
+            elif isinstance(const, types.CodeType):
+                pending.append(const)
+    return frozenset(found)
+
+
+_CONSTANTS: frozenset[str] | None = None
+
+
+def _explained(secret: str) -> bool:
+    global _CONSTANTS
+    if _CONSTANTS is None:
+        _CONSTANTS = _sasl_constants()
+    return any(secret in text for text in _CONSTANTS)
+
+
+@overload
+def _altered(value: str) -> str: ...
+@overload
+def _altered(value: bytes) -> bytes: ...
+def _altered(value: str | bytes) -> str | bytes:
+    # Same type, certainly different text: every character changes.
+    if isinstance(value, bytes):
+        return bytes((b ^ 0x55) or 1 for b in value) + b"~"
+    return "".join("q" if c != "q" else "z" for c in value) + "~"
+
+
 def _check_step(name: str, seen: list[str], step: object) -> Step:
-    """A step is one of the four kinds, and never shows a secret: a Secret
-    field's value is redacted in its repr (unless the same text is also in a
-    public field), and no Failure reason repeats a secret seen earlier."""
+    """A step is one of the four kinds, and never shows a secret.
+
+    Two checks, neither of which can mistake fixed text for a leak (a
+    fuzzer steers a token to spell a field name or part of a reason):
+    the step's repr must not change when each Secret field's value is
+    replaced by a different one (so no secret reaches the repr by any
+    path), and a Failure reason must not contain a secret seen earlier in
+    the exchange unless that text is part of the mechanisms' own fixed
+    messages."""
     if not isinstance(step, Challenge | Request | Success | Failure):
         raise InvariantViolation(f"{name}: step of type {type(step).__name__}")
-    # The redaction marker itself is not a leak (a secret such as "ecre" is
-    # a substring of "Secret('[REDACTED]')").
-    text = repr(step).replace(_REDACTED, "")
-    public = ""
     if dataclasses.is_dataclass(step):
+        changes: dict[str, object] = {}
         for f in dataclasses.fields(step):
             value = getattr(step, f.name)
             if isinstance(value, Secret):
                 exposed = value.expose()
-                if isinstance(exposed, str) and exposed:
-                    seen.append(exposed)
-            else:
-                public += repr(value)
+                if isinstance(exposed, str):
+                    if exposed:
+                        seen.append(exposed)
+                    changes[f.name] = Secret(_altered(exposed))
+                elif isinstance(exposed, bytes):
+                    changes[f.name] = Secret(_altered(exposed))
+        altered: object = dataclasses.replace(step, **changes) if changes else step  # type: ignore[arg-type]
+        if repr(altered) != repr(step):
+            raise InvariantViolation(f"{name}: a secret shows in {type(step).__name__}'s repr")
     if isinstance(step, Failure):
-        text += step.reason.replace(_REDACTED, "")
-    for secret in seen:
-        if len(secret) >= 4 and secret in text and secret not in public:
-            raise InvariantViolation(f"{name}: a secret shows in {type(step).__name__}")
+        for secret in seen:
+            if len(secret) >= 4 and secret in step.reason and not _explained(secret):
+                raise InvariantViolation(f"{name}: a secret shows in a Failure reason")
     return step
 
 

@@ -143,3 +143,41 @@ def test_a_token_that_spells_part_of_the_redaction_marker_is_no_leak() -> None:
     ENTRY_POINTS["sasl_server_xoauth2"](
         base64.b64decode("AQAndXNlcj1yAWF1dGg9QmVhcmVyIGVjcmUBAQ==")
     )
+
+
+def test_a_token_that_spells_part_of_a_field_name_is_no_leak() -> None:
+    # Found by the ten-minute sasl_server_xoauth2 run: the token "ser=" is a
+    # substring of "user=" in ValidateToken's repr, which the old leak check
+    # (a search of the repr's text) took for a leak.
+    import base64
+
+    from protokit.testing.fuzz import ENTRY_POINTS
+
+    ENTRY_POINTS["sasl_server_xoauth2"](
+        base64.b64decode("A/gmdXNlcj11c2VyAWF1dGg9QmVhcmVyIHNlcj0BAQ==")
+    )
+
+
+def test_the_leak_check_still_finds_a_secret_in_a_repr() -> None:
+    # The check must not have become one that cannot fail: a step whose repr
+    # shows its Secret field, and a Failure that repeats a password.
+    from dataclasses import dataclass
+
+    from protokit.sasl import Failure, Request
+    from protokit.testing._fuzz_sasl import _check_step
+    from protokit.testing._harness import InvariantViolation
+    from protokit.wire import Secret
+
+    @dataclass(frozen=True)
+    class Leaky(Request):
+        password: Secret[str]
+
+        def __repr__(self) -> str:
+            return f"Leaky({self.password.expose()!r})"
+
+    with pytest.raises(InvariantViolation, match="repr"):
+        _check_step("TEST", [], Leaky(password=Secret("hunter2")))
+    with pytest.raises(InvariantViolation, match="Failure reason"):
+        _check_step("TEST", ["hunter2"], Failure(reason="bad password hunter2"))
+    # Fixed text is not a leak, even when a token spells part of it.
+    _check_step("TEST", ["authentication fail"], Failure(reason="PLAIN: authentication failed"))
