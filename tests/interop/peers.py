@@ -89,6 +89,8 @@ class Dovecot:
     pid: int = 0
     #: The HS256 key bearer tokens are checked against (``oauth_key=``), if any.
     oauth_key: bytes | None = None
+    #: The RFC 7662 endpoint bearer tokens are introspected at, if any.
+    introspection_url: str | None = None
 
     def maildir(self, user: str) -> Path:
         return self.directory / "mail" / user / "Maildir"
@@ -192,21 +194,43 @@ username_attribute = sub
 """
 
 
+# Dovecot's oauth2 passdb asking an RFC 7662 endpoint about every token
+# (POST token=...; credentials for the endpoint go in the URL's userinfo, which
+# Dovecot sends as HTTP Basic); "username" names the user.
+INTROSPECTION_CONF = """\
+introspection_url = {url}
+introspection_mode = {mode}
+username_attribute = username
+active_attribute = active
+active_value = true
+"""
+
+
 @contextmanager
 def dovecot(
-    users: dict[str, str] | None = None, *, oauth_key: bytes | None = None
+    users: dict[str, str] | None = None,
+    *,
+    oauth_key: bytes | None = None,
+    introspection_url: str | None = None,
+    introspection_mode: str = "post",
 ) -> Iterator[Dovecot]:
     """Run a private Dovecot for the duration of the block.
 
     With ``oauth_key`` it also offers XOAUTH2 and OAUTHBEARER, accepting
     HS256 JWTs signed with that key whose "sub" is the user
-    (``tests.interop.oauth.make_jwt``); passwords then work with PLAIN and
-    LOGIN only.
+    (``tests.interop.oauth.make_jwt``); with ``introspection_url`` it offers
+    them by asking that RFC 7662 endpoint (``introspection_mode`` "post",
+    "get" or "auth", as Dovecot names them) whether each token is active and
+    whose it is ("username").  Passwords then work with PLAIN and LOGIN only.
     """
+    if oauth_key is not None and introspection_url is not None:
+        raise ValueError("dovecot(): oauth_key or introspection_url, not both")
     binary = require_program("dovecot")
     users = users or {"alice": "alicepw", "bob": "bobpw"}
     with peer_directory("dovecot") as tmp:
-        yield from _dovecot(binary, tmp, users, oauth_key)
+        yield from _dovecot(
+            binary, tmp, users, oauth_key, introspection=(introspection_url, introspection_mode)
+        )
 
 
 def _oauth_setup(tmp: Path, key: bytes) -> str:
@@ -217,8 +241,24 @@ def _oauth_setup(tmp: Path, key: bytes) -> str:
     return OAUTH_PASSDB.format(dir=tmp)
 
 
+def _introspection_setup(tmp: Path, url: str, mode: str) -> str:
+    if mode not in ("post", "get", "auth"):
+        raise ValueError(f"dovecot(): introspection_mode {mode!r} is post, get or auth")
+    if any(c in url for c in '\r\n"') or not url.startswith(("http://", "https://")):
+        raise ValueError("dovecot(): introspection_url must be an http(s) URL on one line")
+    (tmp / "oauth2-introspect.conf.ext").write_text(INTROSPECTION_CONF.format(url=url, mode=mode))
+    return OAUTH_PASSDB.replace("oauth2-jwt.conf.ext", "oauth2-introspect.conf.ext").format(
+        dir=tmp
+    )
+
+
 def _dovecot(
-    binary: str, tmp: Path, users: dict[str, str], oauth_key: bytes | None = None
+    binary: str,
+    tmp: Path,
+    users: dict[str, str],
+    oauth_key: bytes | None = None,
+    *,
+    introspection: tuple[str | None, str] = (None, "post"),
 ) -> Iterator[Dovecot]:
     for sub in ("run", "state", "mail"):
         (tmp / sub).mkdir(exist_ok=True)
@@ -228,11 +268,17 @@ def _dovecot(
     (tmp / "users").write_text("".join(f"{u}:{{PLAIN}}{p}\n" for u, p in users.items()))
     d = Dovecot(tmp, free_port(), free_port(), free_port(), free_port(), cert, dict(users))
     d.oauth_key = oauth_key
+    url, mode = introspection
+    d.introspection_url = url
+    if url is not None:
+        oauth_passdb = _introspection_setup(tmp, url, mode)
+    else:
+        oauth_passdb = _oauth_setup(tmp, oauth_key) if oauth_key else ""
     conf = DOVECOT_CONF.format(
         tag=os.getpid(), dir=tmp, uid=uid, gid=gid,
         imap=d.imap, imaps=d.imaps, pop3=d.pop3, pop3s=d.pop3s,
-        oauth_mechanisms=" xoauth2 oauthbearer" if oauth_key else "",
-        oauth_passdb=_oauth_setup(tmp, oauth_key) if oauth_key else "",
+        oauth_mechanisms=" xoauth2 oauthbearer" if oauth_passdb else "",
+        oauth_passdb=oauth_passdb,
     )  # fmt: skip
     (tmp / "dovecot.conf").write_text(conf)
     # The master daemonizes and keeps its stdio: never give it a pipe.
