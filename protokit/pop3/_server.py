@@ -113,6 +113,7 @@ class ServerConnection:
         self._stuffer: DotStuffer | None = None
         self._cutter: TopCutter | None = None
         self._status_sent = False
+        self._detached = False
         self.timestamp: str | None = None
         greeting = self.config.greeting
         if self.config.apop:
@@ -142,6 +143,8 @@ class ServerConnection:
 
     def receive_data(self, data: bytes | bytearray | memoryview) -> None:
         """Buffer the client's bytes; ``b""`` means the client closed."""
+        if self._detached:
+            raise LocalProtocolError("the connection was handed over by take_unread()")
         if not data:
             self._peer_closed = True
         elif self.state is State.STARTING_TLS:
@@ -159,6 +162,8 @@ class ServerConnection:
         """The next event, or NEED_DATA.  Refused commands are answered here
         and reported as CommandError; fatal errors queue the "-ERR" and raise
         RemoteProtocolError (its ``reply`` is what was queued)."""
+        if self._detached:
+            raise LocalProtocolError("the connection was handed over by take_unread()")
         if self._events:
             return self._events.popleft()
         state = self.state
@@ -216,6 +221,16 @@ class ServerConnection:
         # RFC 2595 4: forget what the client said before TLS.
         self._user = None
         self._utf8 = False
+
+    def take_unread(self) -> bytes:
+        """Hand over the bytes received and not yet read as commands, and stop
+        reading: for a proxy that relays the rest of the session itself once
+        the login is done (the commands a client pipelined after PASS or AUTH
+        are in these bytes).  The connection reads nothing afterwards."""
+        if self._awaiting is not None or self._mech is not None or self._sasl_success:
+            raise LocalProtocolError("take_unread() while a command is being answered")
+        self._detached = True
+        return self._buf.extract_all()
 
     # -- answers to events ----------------------------------------------------------
 

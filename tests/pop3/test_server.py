@@ -860,3 +860,19 @@ def test_stls_forgets_user_and_utf8() -> None:
     assert not s.utf8
     evs, out = exchange(s, b"PASS secret\r\n")
     assert (evs, out) == ([CommandError(message="USER first")], b"-ERR USER first\r\n")
+
+
+def test_take_unread_hands_over_commands_pipelined_after_the_login() -> None:
+    s = ServerConnection(PLAIN_OK)
+    s.data_to_send()
+    s.receive_data(b"USER alice\r\nPASS pw\r\nSTAT\r\nRETR 1\r\n")
+    assert drain(s) == [PasswordLogin(username="alice", password=Secret("pw"))]
+    with pytest.raises(LocalProtocolError, match="being answered"):
+        s.take_unread()
+    s.accept_login([], text="logged in")
+    assert s.data_to_send() == b"+OK send PASS\r\n+OK logged in\r\n"
+    assert s.take_unread() == b"STAT\r\nRETR 1\r\n"
+    with pytest.raises(LocalProtocolError, match="take_unread"):
+        s.receive_data(b"NOOP\r\n")
+    with pytest.raises(LocalProtocolError, match="take_unread"):
+        s.next_event()
