@@ -556,9 +556,8 @@ class Provider:
                     answer["error_description"] = failure.description
                 if status == 401:
                     extra.append(("WWW-Authenticate", 'Basic realm="fake-oauth"'))
-            self._log(
-                method, path, grant_type, status, answer.get("error") if status != 200 else None
-            )  # type: ignore[arg-type]
+            error = answer.get("error") if status != 200 else None
+            self._log(method, path, grant_type, status, str(error) if error else None)
         if delay:
             time.sleep(delay)
         payload = json.dumps(answer).encode()

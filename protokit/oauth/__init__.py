@@ -1,0 +1,68 @@
+"""OAuth 2.0 for mail: sans-IO flows, an HTTP transport on h11 over anyio, a
+token manager with encrypted storage, and token introspection for servers."""
+
+from ._errors import AccessDenied as AccessDenied
+from ._errors import AuthorizationNeeded as AuthorizationNeeded
+from ._errors import AuthorizationPending as AuthorizationPending
+from ._errors import ExpiredToken as ExpiredToken
+from ._errors import InvalidGrant as InvalidGrant
+from ._errors import InvalidResponse as InvalidResponse
+from ._errors import OAuthError as OAuthError
+from ._errors import SlowDown as SlowDown
+from ._errors import TransientError as TransientError
+from ._errors import TransportFailure as TransportFailure
+from ._flows import DEVICE_CODE_GRANT as DEVICE_CODE_GRANT
+from ._flows import AccessToken as AccessToken
+from ._flows import AuthorizationRequest as AuthorizationRequest
+from ._flows import ClientAuth as ClientAuth
+from ._flows import DeviceAuthorization as DeviceAuthorization
+from ._flows import DevicePoll as DevicePoll
+from ._flows import HTTPRequest as HTTPRequest
+from ._flows import HTTPResponse as HTTPResponse
+from ._flows import Introspection as Introspection
+from ._flows import OAuthProvider as OAuthProvider
+from ._flows import TokenResponse as TokenResponse
+from ._flows import authorization_code_request as authorization_code_request
+from ._flows import client_credentials_request as client_credentials_request
+from ._flows import device_authorization_request as device_authorization_request
+from ._flows import device_token_request as device_token_request
+from ._flows import introspection_request as introspection_request
+from ._flows import parse_device_authorization as parse_device_authorization
+from ._flows import parse_introspection as parse_introspection
+from ._flows import parse_token_response as parse_token_response
+from ._flows import pkce_pair as pkce_pair
+from ._flows import refresh_request as refresh_request
+
+__all__ = [
+    "DEVICE_CODE_GRANT",
+    "AccessDenied",
+    "AccessToken",
+    "AuthorizationNeeded",
+    "AuthorizationPending",
+    "AuthorizationRequest",
+    "ClientAuth",
+    "DeviceAuthorization",
+    "DevicePoll",
+    "ExpiredToken",
+    "HTTPRequest",
+    "HTTPResponse",
+    "Introspection",
+    "InvalidGrant",
+    "InvalidResponse",
+    "OAuthError",
+    "OAuthProvider",
+    "SlowDown",
+    "TokenResponse",
+    "TransientError",
+    "TransportFailure",
+    "authorization_code_request",
+    "client_credentials_request",
+    "device_authorization_request",
+    "device_token_request",
+    "introspection_request",
+    "parse_device_authorization",
+    "parse_introspection",
+    "parse_token_response",
+    "pkce_pair",
+    "refresh_request",
+]
