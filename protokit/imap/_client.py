@@ -187,6 +187,11 @@ class ClientConnection:
         elif self.state not in (State.CLOSED, State.ERROR):
             self._framer.feed(data)
 
+    def unread(self) -> bytes:
+        """Bytes received but not read yet: a proxy that stops using the
+        connection after login hands them to its own framer."""
+        return self._framer.unread()
+
     def data_to_send(self) -> bytes:
         """What may go on the wire now: up to a synchronizing literal whose
         "+" has not come."""

@@ -322,8 +322,9 @@ class Framer:
 
     def announced_prefix(self) -> tuple[bytes | StreamedLiteral, ...]:
         """The message being framed up to and including the line that
-        announced the latest literal (server role): lets a server read an
-        APPEND's mailbox, flags and date before the literal's bytes."""
+        announced the latest literal: lets a server read an APPEND's mailbox,
+        flags and date before the literal's bytes, and a proxy forward the
+        lines before a streamed literal (client role, at LiteralStart)."""
         return tuple(self._fragments[: self._announced_at])
 
     def unread(self) -> bytes:
@@ -614,6 +615,8 @@ class Framer:
 
     def _begin_literal(self, length: int, binary: bool) -> None:
         if length > self.stream_threshold:
+            # (Set in the server role already; the client role's is for LiteralStart.)
+            self._announced_at = len(self._fragments)
             self._remaining = length
             self._literal_binary = binary
             streamed = StreamedLiteral.__new__(StreamedLiteral)

@@ -458,3 +458,10 @@ def test_no_secret_in_reprs() -> None:
     assert "hunter2" not in repr(h) + repr(c)
     m = PlainClient("user", "hunter2")
     assert "hunter2" not in repr(m)
+
+
+def test_unread_holds_what_follows_the_last_event() -> None:
+    conn = ClientConnection()
+    conn.receive_data(b"* OK hi\r\n* 1 EXISTS\r\n* 2 EXI")
+    assert isinstance(conn.next_event(), Greeting)
+    assert conn.unread() == b"* 1 EXISTS\r\n* 2 EXI"

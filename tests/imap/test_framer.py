@@ -771,3 +771,13 @@ def test_unread_and_first_line_for_connection_hand_offs() -> None:
     ev2 = s.next_event()
     assert isinstance(ev2, LiteralAnnounced)
     assert s.first_line == b"a2 APPEND INBOX {3}"
+
+
+def test_client_role_names_the_lines_before_a_streamed_literal() -> None:
+    # A proxy relaying a large FETCH body forwards the line that announced it
+    # at LiteralStart, before the first chunk.
+    framer = Framer(server=False, stream_threshold=4)
+    framer.feed(b"* 1 FETCH (UID 7 BODY[] {2}\r\nab BODY[TEXT] {6}\r\nabcdef)\r\n")
+    assert framer.next_event() == LiteralStart(length=6, binary=False)
+    assert framer.announced_prefix() == (b"* 1 FETCH (UID 7 BODY[] {2}", b"ab", b" BODY[TEXT] {6}")
+    assert framer.next_event() == LiteralChunk(data=b"abcdef")
