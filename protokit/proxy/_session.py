@@ -21,6 +21,7 @@ from anyio.streams.tls import TLSStream
 
 from ..net import OperationTimeout, Timeouts, TLSError, TLSMode, open_stream
 from ..net import client_ssl_context as _client_ssl_context
+from ..oauth import AccessToken, AuthorizationNeeded
 from ..sasl import ClientMechanism, OAuthBearerClient, XOAuth2Client
 from ..wire import Secret
 from ._config import AccountConfig, ProxyLimits
@@ -36,19 +37,8 @@ __all__ = [
 log = logging.getLogger("protokit.proxy")
 
 
-class AuthorizationNeeded(Exception):
-    """The account's grant is gone (revoked, expired, never given): a person
-    must run ``protokit proxy authorize ACCOUNT`` again."""
-
-
-class BearerToken(Protocol):
-    """An access token as the token manager hands it out."""
-
-    @property
-    def token(self) -> Secret[str]: ...
-
-    @property
-    def expires_at(self) -> float | None: ...
+#: What the token manager hands out (kept as a name for the handlers).
+BearerToken = AccessToken
 
 
 class TokenSource(Protocol):
