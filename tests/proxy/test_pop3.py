@@ -1,0 +1,89 @@
+"""The POP3 side of the proxy against a real upstream: Dovecot with its
+oauth2 passdb introspecting every token at the fake OAuth provider."""
+
+from __future__ import annotations
+
+import poplib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+
+from protokit.net import TLSMode
+from protokit.proxy import AccountConfig
+from tests.interop.oauth_provider import Provider, oauth_provider
+from tests.interop.peers import Dovecot, dovecot
+from tests.interop.pop3_peers import deliver_maildir
+
+from .pop3_smtp_helpers import (
+    LOCAL_PASSWORD,
+    LOCAL_USER,
+    ProviderTokens,
+    account,
+    fresh_user,
+    running_proxy,
+)
+
+MESSAGES = [
+    b"From: a@example.com\r\nSubject: one\r\n\r\nfirst body\r\n.leading dot\r\n",
+    b"From: b@example.com\r\nSubject: two\r\n\r\nsecond\r\n\r\n..\r\nend\r\n",
+]
+
+
+@pytest.fixture(scope="module")
+def provider() -> Iterator[Provider]:
+    with oauth_provider(user="alice") as p:
+        yield p
+
+
+@pytest.fixture(scope="module")
+def upstream(provider: Provider) -> Iterator[Dovecot]:
+    with dovecot(introspection_url=provider.dovecot_introspect_url) as d:
+        yield d
+
+
+def pop3_account(
+    provider: Provider, d: Dovecot, user: str, *, tls: TLSMode = TLSMode.IMPLICIT, **kw: Any
+) -> AccountConfig:
+    port = d.pop3s if tls is TLSMode.IMPLICIT else d.pop3
+    return account(
+        "pop3", provider, upstream_port=port, upstream_tls=tls, cafile=d.cert,
+        upstream_user=user, **kw,
+    )  # fmt: skip
+
+
+async def test_poplib_user_pass_retr_exact_bytes_and_quit_deletes(
+    provider: Provider, upstream: Dovecot, tmp_path: Path
+) -> None:
+    user = fresh_user()
+    files = deliver_maildir(upstream, user, MESSAGES)
+    tokens = ProviderTokens(provider, provider.issue(user))
+    async with running_proxy(pop3_account(provider, upstream, user), tokens, tmp_path) as port:
+
+        def session() -> None:
+            c = poplib.POP3("127.0.0.1", port, timeout=10)
+            assert c.getwelcome() == b"+OK POP3 proxy ready"
+            assert c.capa() == {
+                "TOP": [],
+                "USER": [],
+                "SASL": ["PLAIN"],
+                "RESP-CODES": [],
+                "PIPELINING": [],
+                "UIDL": [],
+                "IMPLEMENTATION": ["protokit-proxy"],
+                "AUTH-RESP-CODE": [],
+            }
+            c.user(LOCAL_USER)
+            c.pass_(LOCAL_PASSWORD)
+            assert c.stat() == (2, sum(len(m) for m in MESSAGES))
+            for i, m in enumerate(MESSAGES, 1):
+                _resp, lines, _octets = c.retr(i)
+                assert b"\r\n".join(lines) + b"\r\n" == m
+            c.dele(1)
+            c.quit()
+
+        await anyio.to_thread.run_sync(session)
+    assert not files[0].exists()
+    assert [p.read_bytes() for p in upstream.maildir(user).glob("*/*")] == [MESSAGES[1]]
