@@ -1,0 +1,451 @@
+"""The SMTP side of the proxy: a local submission server with AUTH PLAIN and
+LOGIN in front of an upstream that takes XOAUTH2 or OAUTHBEARER.
+
+The local side is a :class:`protokit.smtp.ServerConnection` for the whole
+session: it reads the client's commands and DATA (STARTTLS injection,
+smuggling and bare CR/LF are refused there, as in protokit's own SMTP
+server), and its EHLO is rebuilt from the upstream's parsed EHLO keywords:
+SIZE (the upstream's limit), PIPELINING, 8BITMIME, SMTPUTF8 and
+ENHANCEDSTATUSCODES pass when the upstream offers them; CHUNKING, BINARYMIME,
+DSN and the upstream's AUTH list do not; AUTH PLAIN LOGIN and STARTTLS are
+the proxy's own.  Each MAIL, RCPT, DATA and VRFY the client sends is sent
+again through the upstream :class:`protokit.smtp.ClientConnection`, and the
+upstream's parsed reply is the client's reply.  DATA streams chunk by chunk:
+unstuffed on the way in, stuffed again on the way out.
+
+A message the local side refuses after its body started going upstream (a
+bare CR or LF, too long a line, too big) cannot be taken back with a reply:
+the proxy closes the upstream connection without the final dot, so the
+upstream discards it, answers the client with the refusal, then 421.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+import anyio
+import anyio.abc
+
+from .._sentinel import NEED_DATA
+from ..errors import LocalProtocolError, ProtocolError, RemoteProtocolError
+from ..net import ConnectionInfo, TLSMode, TransportError
+from ..sasl import VerifyPassword
+from ..smtp import (
+    Authenticated,
+    AuthReply,
+    AuthRequest,
+    Capabilities,
+    ClientConfig,
+    ClientConnection,
+    CommandReply,
+    ConnectionClosed,
+    DataReply,
+    Event,
+    Extension,
+    Greeting,
+    Hello,
+    HelloReply,
+    MailFrom,
+    MailReply,
+    MessageData,
+    MessageEnd,
+    MessageRejected,
+    MessageReply,
+    MessageStart,
+    Quit,
+    RcptReply,
+    RcptTo,
+    Reply,
+    Reset,
+    ServerConfig,
+    ServerConnection,
+    StartTLS,
+    StartTLSReply,
+    Verify,
+)
+from ._session import ProxyContext
+from ._smtp_pop3_io import (
+    LOCAL,
+    UPSTREAM,
+    Duplex,
+    PeerGone,
+    UpstreamAuthError,
+    aclose_quietly,
+    receive,
+    send,
+    upstream_mechanism,
+    upstream_plaintext_ok,
+)
+
+__all__ = ["handle_smtp", "local_extensions"]
+
+#: Upstream extensions the proxy passes on (it relays them as they are).
+_RELAYED: Final = (
+    Extension.PIPELINING,
+    Extension.SIZE,
+    Extension.EIGHTBITMIME,
+    Extension.SMTPUTF8,
+    Extension.ENHANCEDSTATUSCODES,
+)
+_HOSTNAME: Final = "localhost"
+_DEFAULT_SIZE: Final = ServerConfig().max_message_size
+
+
+def local_extensions(upstream: Capabilities | None) -> tuple[frozenset[Extension], int]:
+    """The extensions the local EHLO offers and its SIZE limit, from the
+    upstream's parsed EHLO."""
+    if upstream is None:
+        return frozenset(), _DEFAULT_SIZE
+    extensions = frozenset(e for e in _RELAYED if e.value in upstream)
+    size = upstream.size or _DEFAULT_SIZE
+    return extensions, size
+
+
+def _has_bare_line_ending(chunk: bytes) -> bool:
+    # The server's unstuffer never ends a chunk inside CRLF, so a count per
+    # chunk is exact.
+    crlf = chunk.count(b"\r\n")
+    return chunk.count(b"\r") != crlf or chunk.count(b"\n") != crlf
+
+
+def _reply(code: int, enhanced: str, text: str) -> Reply:
+    return Reply(code=code, enhanced=enhanced, lines=(text,))
+
+
+class _UpstreamGone(Exception):
+    """The upstream closed, broke the protocol or timed out mid-command."""
+
+
+class _Session:
+    def __init__(self, stream: anyio.abc.ByteStream, ctx: ProxyContext) -> None:
+        self.ctx = ctx
+        self.account = a = ctx.account
+        self.limits = ctx.limits
+        self.log = ctx.log
+        self.local = stream
+        self.upstream: anyio.abc.ByteStream | None = None
+        self.duplex: Duplex | None = None
+        plain = upstream_plaintext_ok(a)
+        self.up = ClientConnection(
+            ClientConfig(
+                local_hostname=_HOSTNAME, require_tls=not plain, allow_plaintext_auth=plain
+            ),
+            tls_active=a.upstream_tls is TLSMode.IMPLICIT,
+        )
+        self.srv: ServerConnection | None = None
+        # The DATA body: None, "up" (going upstream), "refused" (the upstream
+        # refused DATA: read and answer with its reply), "tainted" (a bare
+        # line ending: no more goes upstream).
+        self.body: str | None = None
+        self.data_refusal: Reply | None = None
+
+    # -- I/O ----------------------------------------------------------------------
+
+    async def to_local(self, data: bytes) -> None:
+        await send(self.local, data, self.limits.upstream_timeout)
+
+    async def flush_local(self) -> None:
+        assert self.srv is not None
+        await self.to_local(self.srv.data_to_send())
+
+    async def flush_upstream(self) -> None:
+        assert self.upstream is not None
+        await send(self.upstream, self.up.data_to_send(), self.limits.upstream_timeout)
+
+    async def up_read(self) -> bytes:
+        assert self.upstream is not None
+        if self.duplex is not None:
+            _, data = await self.duplex.next((UPSTREAM,), self.limits.upstream_timeout)
+            return data
+        return await receive(self.upstream, self.limits.upstream_timeout)
+
+    async def up_event(self) -> Event:
+        """The upstream's reply to what was queued; _UpstreamGone when it
+        closed or broke the protocol."""
+        try:
+            while True:
+                ev = self.up.next_event()
+                if ev is not NEED_DATA:
+                    break
+                await self.flush_upstream()
+                self.up.receive_data(await self.up_read())
+        except (ProtocolError, PeerGone, TimeoutError) as exc:
+            self.log.warning("the upstream connection failed: %s", exc)
+            raise _UpstreamGone from None
+        if isinstance(ev, ConnectionClosed):
+            self.log.info("the upstream server closed the connection")
+            raise _UpstreamGone
+        return ev
+
+    # -- the upstream, before the client logs in ------------------------------------
+
+    async def open_upstream(self) -> str | None:
+        """Connect, EHLO, STARTTLS and EHLO again if configured.  None, or why
+        it failed."""
+        where = f"{self.account.upstream_host}:{self.account.upstream_port}"
+        try:
+            self.upstream = await self.ctx.open_upstream()
+            ev = await self.up_event()
+            if not isinstance(ev, Greeting) or ev.reply.code != 220:
+                return "the upstream server refused the connection"
+            self.up.ehlo()
+            ev = await self.up_event()
+            if not isinstance(ev, HelloReply) or not ev.reply.is_positive:
+                return "the upstream server refused EHLO"
+            if self.account.upstream_tls is TLSMode.STARTTLS:
+                if "STARTTLS" not in (self.up.capabilities or Capabilities()):
+                    self.log.warning("the upstream %s does not offer STARTTLS", where)
+                    return "the upstream server does not offer STARTTLS"
+                self.up.starttls()
+                ev = await self.up_event()
+                if not isinstance(ev, StartTLSReply) or ev.reply.code != 220:
+                    return "the upstream server refused STARTTLS"
+                self.upstream = await self.ctx.upstream_start_tls(
+                    self.upstream, pending=self.up.pending_plaintext
+                )
+                self.up.start_tls_done()
+                self.up.ehlo()
+                ev = await self.up_event()
+                if not isinstance(ev, HelloReply) or not ev.reply.is_positive:
+                    return "the upstream server refused EHLO"
+        except _UpstreamGone:
+            return "the upstream server is unavailable"
+        except (TransportError, TimeoutError, PeerGone, ProtocolError) as exc:
+            self.log.warning("cannot reach the upstream %s: %s", where, exc)
+            return "the upstream server is unavailable"
+        return None
+
+    async def upstream_login(self) -> tuple[bool, str]:
+        caps = self.up.capabilities or Capabilities()
+        try:
+            mechanism = await upstream_mechanism(self.ctx, caps.auth_mechanisms)
+            self.up.auth(mechanism)
+        except UpstreamAuthError as exc:
+            return False, exc.text
+        except LocalProtocolError as exc:
+            self.log.warning("cannot authenticate upstream: %s", exc)
+            return False, "the upstream server cannot take the access token"
+        ev = await self.up_event()
+        if isinstance(ev, AuthReply) and ev.success:
+            self.log.info("logged in upstream as %s", self.account.upstream_user)
+            return True, "Authentication successful"
+        text = ev.reply.text if isinstance(ev, AuthReply) else ""
+        self.log.warning("the upstream refused the access token: %s", text)
+        return False, "the upstream server refused the access token"
+
+    def server_config(self) -> ServerConfig:
+        extensions, size = local_extensions(self.up.capabilities)
+        listen = self.account.listen_tls
+        return ServerConfig(
+            hostname=_HOSTNAME,
+            greeting=f"{_HOSTNAME} ESMTP protokit proxy ready",
+            extensions=extensions,
+            max_message_size=size,
+            starttls=listen is TLSMode.STARTTLS,
+            require_tls=listen is TLSMode.STARTTLS,
+            auth_mechanisms=("PLAIN", "LOGIN"),
+            allow_plaintext_auth=listen is TLSMode.PLAIN,
+            auth_required=True,
+        )
+
+    # -- the session ------------------------------------------------------------------
+
+    async def run(self, tg: anyio.abc.TaskGroup) -> None:
+        srv = self.srv = ServerConnection(
+            self.server_config(), tls_active=self.account.listen_tls is TLSMode.IMPLICIT
+        )
+        with anyio.move_on_after(self.limits.login_timeout) as login:
+            while self.duplex is None:
+                if not await self.step(srv, tg):
+                    return
+        if login.cancelled_caught:
+            await self.to_local(_reply(421, "4.7.0", "login timed out").to_bytes())
+            return
+        while await self.step(srv, tg):
+            pass
+
+    async def step(self, srv: ServerConnection, tg: anyio.abc.TaskGroup) -> bool:
+        """Handle one local event (reading as needed); False when it is over."""
+        try:
+            ev = srv.next_event()
+        except RemoteProtocolError:
+            await self.flush_local()  # the 421 is queued
+            return False
+        if ev is NEED_DATA:
+            await self.flush_local()
+            if self.duplex is None:
+                data = await receive(self.local, self.limits.login_timeout)
+            else:
+                side, data = await self.duplex.next((LOCAL, UPSTREAM), self.limits.idle_timeout)
+                if side == UPSTREAM:
+                    return await self.unsolicited(data)
+            srv.receive_data(data)
+            return True
+        try:
+            return await self.handle(srv, ev, tg)
+        except _UpstreamGone:
+            await self.flush_local()
+            text = "the upstream server closed the connection, closing"
+            await self.to_local(_reply(421, "4.4.2", text).to_bytes())
+            return False
+
+    async def unsolicited(self, data: bytes) -> bool:
+        """Upstream bytes while no command is outstanding: a 421 at token
+        expiry, or the end of the connection.  Either ends the session."""
+        self.up.receive_data(data)
+        try:
+            ev = self.up.next_event()
+        except ProtocolError as exc:
+            self.log.warning("the upstream broke the protocol: %s", exc)
+            ev = ConnectionClosed()
+        if ev is NEED_DATA:
+            return True
+        if isinstance(ev, CommandReply) and ev.reply.code == 421:
+            self.log.info("the upstream ended the session: %s", ev.reply.text)
+            await self.to_local(ev.reply.to_bytes())
+        else:
+            self.log.info("the upstream server closed the connection")
+            text = "the upstream server closed the connection, closing"
+            await self.to_local(_reply(421, "4.4.2", text).to_bytes())
+        return False
+
+    async def relay_reply(self, srv: ServerConnection, reply: Reply) -> bool:
+        srv.reply(reply)
+        if reply.code == 421:
+            await self.flush_local()
+            return False
+        return True
+
+    async def handle(self, srv: ServerConnection, ev: Event, tg: anyio.abc.TaskGroup) -> bool:
+        up = self.up
+        if isinstance(ev, MessageData):
+            if self.body == "up":
+                if _has_bare_line_ending(ev.data):
+                    self.body = "tainted"
+                else:
+                    up.send_data(ev.data)
+                    await self.flush_upstream()
+            return True
+        if isinstance(ev, StartTLS):
+            await self.flush_local()
+            self.local = await self.ctx.local_start_tls(self.local)
+            srv.start_tls_done()
+        elif isinstance(ev, AuthRequest):
+            srv.answer_auth(await self.verify(ev.request))
+        elif isinstance(ev, Authenticated):
+            ok, text = await self.upstream_login()
+            if not ok:
+                srv.reply(_reply(535, "5.7.8", text))
+                return True
+            srv.reply(_reply(235, "2.7.0", text))
+            assert self.upstream is not None
+            self.duplex = Duplex(self.local, self.upstream)
+            await tg.start(self.duplex.run)
+        elif isinstance(ev, MailFrom):
+            try:
+                up.mail_from(ev.sender, ev.params)
+            except LocalProtocolError as exc:
+                self.log.info("MAIL FROM not relayed: %s", exc)
+                srv.reply(_reply(555, "5.5.4", "MAIL FROM parameters not supported"))
+                return True
+            mail = await self.up_event()
+            assert isinstance(mail, MailReply)
+            return await self.relay_reply(srv, mail.reply)
+        elif isinstance(ev, RcptTo):
+            try:
+                up.rcpt_to(ev.recipient, ev.params)
+            except LocalProtocolError as exc:
+                self.log.info("RCPT TO not relayed: %s", exc)
+                srv.reply(_reply(555, "5.5.4", "RCPT TO parameters not supported"))
+                return True
+            rcpt = await self.up_event()
+            assert isinstance(rcpt, RcptReply)
+            return await self.relay_reply(srv, rcpt.reply)
+        elif isinstance(ev, MessageStart):
+            up.data()
+            data = await self.up_event()
+            assert isinstance(data, DataReply)
+            if data.proceed:
+                self.body = "up"
+            else:
+                self.body = "refused"
+                self.data_refusal = data.reply
+        elif isinstance(ev, MessageEnd):
+            body, self.body = self.body, None
+            if body == "up":
+                up.end_data()
+                end = await self.up_event()
+                assert isinstance(end, MessageReply)
+                return await self.relay_reply(srv, end.reply)
+            refusal = self.data_refusal or _reply(451, "4.3.0", "the message was not relayed")
+            self.data_refusal = None
+            return await self.relay_reply(srv, refusal)
+        elif isinstance(ev, MessageRejected):
+            body, self.body = self.body, None
+            if body in ("up", "tainted"):
+                # The body is half upstream: only a closed connection (no
+                # final dot) makes the upstream drop it.
+                self.log.info("message refused locally (%s): upstream aborted", ev.reason)
+                await self.flush_local()
+                text = "the upstream transaction was aborted, closing"
+                await self.to_local(_reply(421, "4.3.0", text).to_bytes())
+                return False
+        elif isinstance(ev, Verify):
+            up.vrfy(ev.argument)
+            vrfy = await self.up_event()
+            assert isinstance(vrfy, CommandReply)
+            return await self.relay_reply(srv, vrfy.reply)
+        elif isinstance(ev, (Reset, Hello)):
+            if self.duplex is not None:
+                # The local transaction was reset: so is the upstream's.
+                up.rset()
+                rset = await self.up_event()
+                if isinstance(rset, CommandReply) and rset.reply.code == 421:
+                    await self.flush_local()
+                    await self.to_local(rset.reply.to_bytes())
+                    return False
+        elif isinstance(ev, Quit):
+            await self.flush_local()
+            if self.duplex is not None:
+                up.quit()
+                await self.flush_upstream()
+            return False
+        elif isinstance(ev, ConnectionClosed):
+            return False
+        return True
+
+    async def verify(self, request: object) -> bool:
+        if not isinstance(request, VerifyPassword):
+            return False
+        if request.authzid not in (None, request.authcid):
+            return False
+        return await self.ctx.verify_local(request.authcid, request.password)
+
+
+async def handle_smtp(
+    stream: anyio.abc.ByteStream, info: ConnectionInfo, ctx: ProxyContext
+) -> None:
+    """Serve one local SMTP client through the account's upstream."""
+    session = _Session(stream, ctx)
+    try:
+        problem = await session.open_upstream()
+        if problem is not None:
+            await session.to_local(_reply(421, "4.4.0", f"{problem}, closing").to_bytes())
+            return
+        async with anyio.create_task_group() as tg:
+            try:
+                await session.run(tg)
+            finally:
+                tg.cancel_scope.cancel()
+    except (PeerGone, TransportError) as exc:
+        ctx.log.info("connection from %s ended: %s", info.peer[0], exc)
+    except TimeoutError:
+        ctx.log.info("connection from %s timed out", info.peer[0])
+        try:
+            await session.to_local(_reply(421, "4.4.2", "timed out, closing").to_bytes())
+        except PeerGone:
+            pass
+    finally:
+        if session.upstream is not None:
+            await aclose_quietly(session.upstream)
+        await aclose_quietly(session.local)

@@ -1,0 +1,67 @@
+"""The SMTP side of the proxy against a real upstream: aiosmtpd offering
+XOAUTH2 and OAUTHBEARER, each token introspected at the fake provider."""
+
+from __future__ import annotations
+
+import smtplib
+from collections.abc import Iterator
+from pathlib import Path
+
+import anyio
+import pytest
+
+from protokit.net import TLSMode
+from tests.interop.oauth_provider import Provider, oauth_provider
+
+from .pop3_smtp_helpers import (
+    LOCAL_PASSWORD,
+    LOCAL_USER,
+    ProviderTokens,
+    account,
+    running_proxy,
+    smtp_upstream,
+)
+
+MESSAGE = (
+    b"From: me@example.com\r\nTo: you@example.com\r\nSubject: hi\r\n\r\n"
+    b"line one\r\n.starts with a dot\r\n..two dots\r\n"
+)
+
+
+@pytest.fixture(scope="module")
+def provider() -> Iterator[Provider]:
+    with oauth_provider(user="alice") as p:
+        yield p
+
+
+async def test_smtplib_plain_and_login_exact_bytes_upstream_starttls(
+    provider: Provider, tmp_path: Path
+) -> None:
+    with smtp_upstream(provider, tmp_path, tls=TLSMode.STARTTLS) as up:
+        acct = account(
+            "smtp", provider, upstream_port=up.port, upstream_tls=TLSMode.STARTTLS,
+            cafile=up.cert,
+        )  # fmt: skip
+        tokens = ProviderTokens(provider, provider.issue("alice"))
+        async with running_proxy(acct, tokens, tmp_path) as port:
+
+            def session(mechanism: str) -> None:
+                with smtplib.SMTP("127.0.0.1", port, timeout=10) as c:
+                    code, text = c.ehlo("client.test")
+                    assert code == 250
+                    assert text.decode().split("\n") == [
+                        "localhost Hello client.test",
+                        "SIZE 33554432",
+                        "8BITMIME",
+                        "SMTPUTF8",
+                        "AUTH PLAIN LOGIN",
+                    ]
+                    c.login(LOCAL_USER, LOCAL_PASSWORD, initial_response_ok=True)
+                    c.sendmail("me@example.com", ["you@example.com"], MESSAGE)
+
+            await anyio.to_thread.run_sync(session, "PLAIN")
+        got = up.messages()
+        assert [(m.mail_from, m.rcpt_tos, m.data, m.user) for m in got] == [
+            ("me@example.com", ["you@example.com"], MESSAGE, "alice")
+        ]
+        assert up.mechanisms == ["XOAUTH2"]
