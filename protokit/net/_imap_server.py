@@ -25,6 +25,7 @@ import logging
 import math
 import re
 import ssl
+import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import replace
 from typing import Final
@@ -141,6 +142,8 @@ DEFAULT_MECHANISMS: Final = ("PLAIN", "OAUTHBEARER", "XOAUTH2")
 OVERLOAD_REPLY: Final = b"* BYE [UNAVAILABLE] Too many connections, try again later\r\n"
 SHUTDOWN_REPLY: Final = b"* BYE [UNAVAILABLE] Server shutting down\r\n"
 AUTOLOGOUT_REPLY: Final = b"* BYE Autologout: no command within the time limit\r\n"
+#: Said when the bearer token the session logged in with expires (RFC 5530 EXPIRED).
+TOKEN_EXPIRED_REPLY: Final = b"* BYE [EXPIRED] The access token expired, log in again\r\n"
 #: Body octets queued before they are written (a bound on what is held).
 FLUSH_SIZE: Final = 64 * 1024
 _SERVER_ID: Final = ((b"name", b"protokit"),)
@@ -210,6 +213,11 @@ class _Session:
         #: The session's view: UIDs by message number - 1.
         self.view: list[int] = []
         self.announced: AppendAnnounced | None = None
+        #: When the bearer token of the last authentication expires (wall
+        #: clock), if known; the session ends then (DESIGN.md).
+        self.token_expires: float | None = None
+        #: Why _next() returned None: the token expired (else autologout).
+        self.expired = False
         self.appended: list[AppendResult | MailboxError] = []
 
     # -- the loop -----------------------------------------------------------------
@@ -255,19 +263,34 @@ class _Session:
                 log.debug("connection from %s: the last line could not be sent", self.peer)
 
     async def _next(self) -> ServerEvent | None:
-        """The next event, or None when the autologout timer ran out."""
-        with anyio.move_on_after(_finite(self.idle_timeout)) as scope:
+        """The next event, or None when the autologout timer ran out or the
+        session's bearer token expired (``self.expired`` says which)."""
+        wait = self.idle_timeout
+        expiring = False
+        if self.user is not None and self.token_expires is not None:
+            left = max(0.0, self.token_expires - time.time())
+            if left <= wait:
+                wait, expiring = left, True
+        with anyio.move_on_after(_finite(wait)) as scope:
             return await self.pump.next_event(timeout=math.inf)
         assert scope.cancelled_caught
+        self.expired = expiring
         return None
+
+    def _timed_out(self) -> bytes:
+        """The last line when _next() returned None."""
+        if self.expired:
+            log.info("connection from %s: the access token expired", self.peer)
+            return TOKEN_EXPIRED_REPLY
+        log.info("connection from %s: autologout", self.peer)
+        return AUTOLOGOUT_REPLY
 
     async def _loop(self) -> None:
         conn = self.conn
         while True:
             ev = await self._next()
             if ev is None:
-                log.info("connection from %s: autologout", self.peer)
-                await self._say(conn.data_to_send() + AUTOLOGOUT_REPLY)
+                await self._say(conn.data_to_send() + self._timed_out())
                 return
             if isinstance(ev, ClosedEvent):
                 await self.pump.flush()
@@ -286,6 +309,7 @@ class _Session:
         elif isinstance(ev, BodyStart):
             await self._append_streamed(ev)
         elif isinstance(ev, SaslRequest):
+            self.token_expires = None  # set again by a valid bearer token
             conn.answer_sasl(await self._sasl(ev))
         elif isinstance(ev, SaslAuthenticated):
             ok = True
@@ -320,7 +344,10 @@ class _Session:
                 ok = await self.backend.authorize(req.authcid, req.authzid)
             return ok
         if isinstance(req, ValidateToken):
-            return await self.backend.validate_token(req.user, req.token)
+            result = await self.backend.validate_token(req.user, req.token)
+            expires = result.expires_at if result.valid else None
+            self.token_expires = None if expires is None else expires.timestamp()
+            return result
         return await self.backend.sasl_request(ev.mechanism, req)
 
     async def _login(self, username: str, ok: bool, how: str) -> None:
@@ -583,8 +610,8 @@ class _Session:
             ev = await self._next()
             tg.cancel_scope.cancel()
         if ev is None:
-            await self._say(self.conn.data_to_send() + AUTOLOGOUT_REPLY)
-            raise TransportError("autologout during IDLE")
+            await self._say(self.conn.data_to_send() + self._timed_out())
+            raise TransportError("session ended during IDLE")
         if not isinstance(ev, IdleDone | CommandError):
             await self._handle(ev)
 

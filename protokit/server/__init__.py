@@ -1,12 +1,13 @@
 """The embedded mail server (``protokit serve``): the SQLite store
 (accounts, tokens, mailboxes, messages, POP3 state), its async wrapper,
-bearer-token and JWT validation, the TLS certificate, the store-backed SMTP
-and POP3 backends for protokit.net's servers, and ``serve`` itself."""
+bearer-token and JWT validation, the TLS certificate, the store-backed SMTP,
+IMAP and POP3 backends for protokit.net's servers, and ``serve`` itself."""
 
 from ._accounts import TOKEN_PREFIX as TOKEN_PREFIX
 from ._accounts import validate_address as validate_address
 from ._async import AsyncStore as AsyncStore
 from ._async import Subscription as Subscription
+from ._backend_imap import StoreIMAPBackend as StoreIMAPBackend
 from ._backend_pop3 import RECENT_PREFIX as RECENT_PREFIX
 from ._backend_pop3 import StorePOP3Backend as StorePOP3Backend
 from ._backend_pop3 import split_recent as split_recent
@@ -111,6 +112,7 @@ __all__ = [
     "ServeConfig",
     "Store",
     "StoreError",
+    "StoreIMAPBackend",
     "StorePOP3Backend",
     "StoreResult",
     "StoreSMTPBackend",

@@ -219,6 +219,19 @@ class MailboxesMixin:
         )
         return SelectInfo(mailbox=mb, uids=uids, flags=flags, first_unseen=first_unseen)
 
+    def mailbox_totals(self, mailbox_id: int) -> tuple[int, int]:
+        """STATUS SIZE and DELETED (RFC 8438, RFC 9051): the octets of the
+        mailbox's messages and how many are flagged \\Deleted."""
+        with self._db.snapshot() as db:
+            self._mailbox_by_id(db, mailbox_id)
+            size, deleted = db.execute(
+                "SELECT coalesce(sum(g.size), 0), coalesce(sum(instr(' ' || m.flags || ' ',"
+                " ' \\Deleted ') > 0), 0) FROM members m JOIN messages g ON g.id = m.message_id"
+                " WHERE m.mailbox_id = ?",
+                (mailbox_id,),
+            ).fetchone()
+        return int(size), int(deleted)
+
     def uids(self, mailbox_id: int) -> tuple[int, ...]:
         """The mailbox's uids, ascending (its sequence numbers, from 1)."""
         with self._db.snapshot() as db:
