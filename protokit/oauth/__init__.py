@@ -32,11 +32,20 @@ from ._flows import parse_introspection as parse_introspection
 from ._flows import parse_token_response as parse_token_response
 from ._flows import pkce_pair as pkce_pair
 from ._flows import refresh_request as refresh_request
+from ._http import HTTPTransport as HTTPTransport
+from ._manager import TokenManager as TokenManager
+from ._manager import authorize_device as authorize_device
+from ._manager import authorize_pkce as authorize_pkce
+from ._storage import AccountLocked as AccountLocked
+from ._storage import StorageError as StorageError
+from ._storage import StoredTokens as StoredTokens
+from ._storage import TokenStorage as TokenStorage
 
 __all__ = [
     "DEVICE_CODE_GRANT",
     "AccessDenied",
     "AccessToken",
+    "AccountLocked",
     "AuthorizationNeeded",
     "AuthorizationPending",
     "AuthorizationRequest",
@@ -46,16 +55,23 @@ __all__ = [
     "ExpiredToken",
     "HTTPRequest",
     "HTTPResponse",
+    "HTTPTransport",
     "Introspection",
     "InvalidGrant",
     "InvalidResponse",
     "OAuthError",
     "OAuthProvider",
     "SlowDown",
+    "StorageError",
+    "StoredTokens",
+    "TokenManager",
     "TokenResponse",
+    "TokenStorage",
     "TransientError",
     "TransportFailure",
     "authorization_code_request",
+    "authorize_device",
+    "authorize_pkce",
     "client_credentials_request",
     "device_authorization_request",
     "device_token_request",

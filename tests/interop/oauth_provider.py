@@ -626,6 +626,10 @@ class _Server:
 
     def stop(self) -> None:
         self.stopping.set()
+        try:  # wakes the blocked accept() at once on Linux
+            self.listener.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
         self.acceptor.join(timeout=5)
         self.listener.close()
         with self.conns_lock:
