@@ -1,6 +1,7 @@
-"""``protokit serve``: the store-backed SMTP and POP3 servers on their
+"""``protokit serve``: the store-backed SMTP, IMAP and POP3 servers on their
 listeners, each at its standard port plus an offset (3000 by default:
-3025, 3587, 3465, 3110, 3995), the certificate, the start-up banner.
+3025, 3587, 3465, 3143, 3993, 3110, 3995), the certificate, the start-up
+banner.
 
 :func:`serve` runs until cancelled and reports the bound addresses through
 ``task_status``; the CLI adds signal handling and exit codes."""
@@ -18,10 +19,12 @@ from typing import Final, TextIO
 import anyio
 import anyio.abc
 
-from ..net import Listener, ServerInfo, TLSMode, serve_pop3, serve_smtp
+from ..imap import ServerConfig as IMAPConfig
+from ..net import Listener, ServerInfo, TLSMode, serve_imap, serve_pop3, serve_smtp
 from ..pop3 import ServerConfig as POP3Config
 from ..smtp import ServerConfig as SMTPConfig
 from ._async import AsyncStore
+from ._backend_imap import StoreIMAPBackend
 from ._backend_pop3 import StorePOP3Backend
 from ._backend_smtp import StoreSMTPBackend
 from ._certs import CertificatePaths, ensure_certificate, server_ssl_context
@@ -52,6 +55,26 @@ SUBMISSION_MECHANISMS: Final = (
     "OAUTHBEARER",
 )
 POP3_MECHANISMS: Final = SUBMISSION_MECHANISMS
+IMAP_MECHANISMS: Final = SUBMISSION_MECHANISMS
+#: What the IMAP listeners advertise: each is implemented end to end by
+#: serve_imap on the store (DESIGN.md's list).
+IMAP_CAPABILITIES: Final = (
+    "IMAP4rev1",
+    "LITERAL+",
+    "SASL-IR",
+    "IDLE",
+    "ENABLE",
+    "ID",
+    "UNSELECT",
+    "NAMESPACE",
+    "UIDPLUS",
+    "MOVE",
+    "CONDSTORE",
+    "SPECIAL-USE",
+    "LIST-STATUS",
+    "ESEARCH",
+    "X-GM-EXT-1",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +93,8 @@ ROLES: Final = (
     Role("smtp", "smtp", 25, TLSMode.STARTTLS, "SMTP MX: local delivery, no auth"),
     Role("submission", "smtp", 587, TLSMode.STARTTLS, "SMTP submission, STARTTLS"),
     Role("submissions", "smtp", 465, TLSMode.IMPLICIT, "SMTP submission, implicit TLS"),
+    Role("imap", "imap", 143, TLSMode.STARTTLS, "IMAP, STARTTLS"),
+    Role("imaps", "imap", 993, TLSMode.IMPLICIT, "IMAP, implicit TLS"),
     Role("pop3", "pop3", 110, TLSMode.STARTTLS, "POP3, STLS"),
     Role("pop3s", "pop3", 995, TLSMode.IMPLICIT, "POP3, implicit TLS"),
 )
@@ -121,8 +146,8 @@ _FILE_KEYS: Final = frozenset(
 def load_config(path: Path, base: ServeConfig) -> ServeConfig:
     """``base`` updated from the TOML file at ``path``: top-level ``host``,
     ``port_offset``, ``hostname``, ``cert_file``, ``key_file`` and a
-    ``[ports]`` table (``smtp``, ``submission``, ``submissions``, ``pop3``,
-    ``pop3s``).  Relative file names are relative to the file."""
+    ``[ports]`` table (``smtp``, ``submission``, ``submissions``, ``imap``,
+    ``imaps``, ``pop3``, ``pop3s``).  Relative file names are relative to the file."""
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
@@ -170,6 +195,10 @@ def _command(role: Role, host: str, port: int, cert: Path, user: str) -> str:
             f"swaks --server {where} --tlsc --auth PLAIN --auth-user {user} "
             f"--auth-password PASSWORD --from {user} --to {user}"
         )
+    if role.name == "imap":
+        return f"curl --ssl-reqd --cacert {cafile} -u {user}:PASSWORD 'imap://{where}/INBOX;UID=1'"
+    if role.name == "imaps":
+        return f"curl --cacert {cafile} -u {user}:PASSWORD 'imaps://{where}/INBOX;UID=1'"
     if role.name == "pop3":
         return f"curl --ssl-reqd --cacert {cafile} -u {user}:PASSWORD pop3://{where}/1"
     return f"curl --cacert {cafile} -u {user}:PASSWORD pop3s://{where}/1"
@@ -212,7 +241,12 @@ async def serve(
     with Store.open(config.data_dir) as store:
         astore = AsyncStore(store)
         tokens = TokenValidator(store)
-        listeners: dict[str, list[Listener]] = {"mx": [], "submission": [], "pop3": []}
+        listeners: dict[str, list[Listener]] = {
+            "mx": [],
+            "submission": [],
+            "imap": [],
+            "pop3": [],
+        }
         for role in ROLES:
             mode = TLSMode.IMPLICIT if role.tls is TLSMode.IMPLICIT else TLSMode.PLAIN
             listener = Listener(
@@ -228,6 +262,8 @@ async def serve(
         mx = StoreSMTPBackend(astore, "mx", tokens=tokens)
         submission = StoreSMTPBackend(astore, "submission", tokens=tokens)
         pop3 = StorePOP3Backend(astore, tokens=tokens)
+        imap_config = IMAPConfig(capabilities=IMAP_CAPABILITIES, mechanisms=IMAP_MECHANISMS)
+        imap = StoreIMAPBackend(astore, tokens=tokens)
         async with anyio.create_task_group() as tg:
             infos = [
                 await tg.start(
@@ -241,6 +277,11 @@ async def serve(
                         listeners["submission"],
                         config=submission_config,
                         task_status=task_status,
+                    )
+                ),
+                await tg.start(
+                    lambda task_status: serve_imap(
+                        imap, listeners["imap"], config=imap_config, task_status=task_status
                     )
                 ),
                 await tg.start(

@@ -21,7 +21,15 @@ from typing import Any
 from protokit.server import Store
 
 #: Every listener's standard port, by name.
-STANDARD_PORTS = {"smtp": 25, "submission": 587, "submissions": 465, "pop3": 110, "pop3s": 995}
+STANDARD_PORTS = {
+    "smtp": 25,
+    "submission": 587,
+    "submissions": 465,
+    "imap": 143,
+    "imaps": 993,
+    "pop3": 110,
+    "pop3s": 995,
+}
 ROOT = Path(__file__).resolve().parents[2]
 START_DEADLINE = 30.0
 CLIENT_TIMEOUT = 30.0

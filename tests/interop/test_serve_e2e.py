@@ -209,10 +209,10 @@ def test_exit_codes(server: Served, tmp_path: Path) -> None:
     assert second.returncode == 1
     assert "a port is already in use" in second.stderr
     bad = tmp_path / "bad.toml"
-    bad.write_text("[ports]\nimap = 1\n")
+    bad.write_text("[ports]\nimap4 = 1\n")
     usage = run(protokit_command("serve", "--data-dir", str(tmp_path), "--config", str(bad)))
     assert usage.returncode == 2
-    assert "unknown listener 'imap'" in usage.stderr
+    assert "unknown listener 'imap4'" in usage.stderr
 
 
 def test_ports_from_the_configuration_file(tmp_path: Path) -> None:
