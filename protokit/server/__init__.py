@@ -18,6 +18,11 @@ from ._certs import CertificatePaths as CertificatePaths
 from ._certs import ensure_certificate as ensure_certificate
 from ._certs import server_ssl_context as server_ssl_context
 from ._db import DB_FILENAME as DB_FILENAME
+from ._import import ImportFormatError as ImportFormatError
+from ._import import ImportResult as ImportResult
+from ._import import MailFormat as MailFormat
+from ._import import detect_format as detect_format
+from ._import import import_mail as import_mail
 from ._jwt import ALGORITHMS as ALGORITHMS
 from ._jwt import InvalidToken as InvalidToken
 from ._jwt import JWTClaims as JWTClaims
@@ -86,6 +91,8 @@ __all__ = [
     "DEFAULT_PORT_OFFSET",
     "Delivered",
     "FlagMode",
+    "ImportFormatError",
+    "ImportResult",
     "InvalidName",
     "InvalidToken",
     "JWTClaims",
@@ -93,6 +100,7 @@ __all__ = [
     "JWTValidator",
     "LineEndingCounter",
     "MIGRATIONS",
+    "MailFormat",
     "MailboxExists",
     "MailboxInfo",
     "MessageInfo",
@@ -123,8 +131,10 @@ __all__ = [
     "TokenValidator",
     "UidRange",
     "banner",
+    "detect_format",
     "ensure_certificate",
     "ensure_data_dir",
+    "import_mail",
     "load_config",
     "normalize_flags",
     "serve",
