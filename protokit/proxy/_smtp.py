@@ -144,6 +144,13 @@ class _Session:
     async def to_local(self, data: bytes) -> None:
         await send(self.local, data, self.limits.upstream_timeout)
 
+    def wire(self, reply: Reply) -> bytes:
+        """``reply`` as the local side writes it (enhanced codes only when
+        its EHLO offered ENHANCEDSTATUSCODES, RFC 2034)."""
+        srv = self.srv
+        esc = srv is not None and Extension.ENHANCEDSTATUSCODES in srv.config.extensions
+        return reply.to_bytes(enhanced=esc)
+
     async def flush_local(self) -> None:
         assert self.srv is not None
         await self.to_local(self.srv.data_to_send())
@@ -259,7 +266,7 @@ class _Session:
                 if not await self.step(srv, tg):
                     return
         if login.cancelled_caught:
-            await self.to_local(_reply(421, "4.7.0", "login timed out").to_bytes())
+            await self.to_local(self.wire(_reply(421, "4.7.0", "login timed out")))
             return
         while await self.step(srv, tg):
             pass
@@ -286,7 +293,7 @@ class _Session:
         except _UpstreamGone:
             await self.flush_local()
             text = "the upstream server closed the connection, closing"
-            await self.to_local(_reply(421, "4.4.2", text).to_bytes())
+            await self.to_local(self.wire(_reply(421, "4.4.2", text)))
             return False
 
     async def unsolicited(self, data: bytes) -> bool:
@@ -302,11 +309,11 @@ class _Session:
             return True
         if isinstance(ev, CommandReply) and ev.reply.code == 421:
             self.log.info("the upstream ended the session: %s", ev.reply.text)
-            await self.to_local(ev.reply.to_bytes())
+            await self.to_local(self.wire(ev.reply))
         else:
             self.log.info("the upstream server closed the connection")
             text = "the upstream server closed the connection, closing"
-            await self.to_local(_reply(421, "4.4.2", text).to_bytes())
+            await self.to_local(self.wire(_reply(421, "4.4.2", text)))
         return False
 
     async def relay_reply(self, srv: ServerConnection, reply: Reply) -> bool:
@@ -388,7 +395,7 @@ class _Session:
                 self.log.info("message refused locally (%s): upstream aborted", ev.reason)
                 await self.flush_local()
                 text = "the upstream transaction was aborted, closing"
-                await self.to_local(_reply(421, "4.3.0", text).to_bytes())
+                await self.to_local(self.wire(_reply(421, "4.3.0", text)))
                 return False
         elif isinstance(ev, Verify):
             up.vrfy(ev.argument)
@@ -402,7 +409,7 @@ class _Session:
                 rset = await self.up_event()
                 if isinstance(rset, CommandReply) and rset.reply.code == 421:
                     await self.flush_local()
-                    await self.to_local(rset.reply.to_bytes())
+                    await self.to_local(self.wire(rset.reply))
                     return False
         elif isinstance(ev, Quit):
             await self.flush_local()
@@ -430,7 +437,7 @@ async def handle_smtp(
     try:
         problem = await session.open_upstream()
         if problem is not None:
-            await session.to_local(_reply(421, "4.4.0", f"{problem}, closing").to_bytes())
+            await session.to_local(session.wire(_reply(421, "4.4.0", f"{problem}, closing")))
             return
         async with anyio.create_task_group() as tg:
             try:
@@ -442,7 +449,7 @@ async def handle_smtp(
     except TimeoutError:
         ctx.log.info("connection from %s timed out", info.peer[0])
         try:
-            await session.to_local(_reply(421, "4.4.2", "timed out, closing").to_bytes())
+            await session.to_local(session.wire(_reply(421, "4.4.2", "timed out, closing")))
         except PeerGone:
             pass
     finally:

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+import anyio.abc
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, Session
 
@@ -267,3 +268,66 @@ def wait_until(predicate: Any, timeout: float = 5.0) -> None:
         if time.monotonic() > deadline:
             raise AssertionError("condition not met in time")
         time.sleep(0.01)
+
+
+# -- raw conversations ---------------------------------------------------------------
+
+
+async def read_until(stream: Any, marker: bytes, timeout: float = 10.0) -> bytes:
+    """Read until ``marker`` has arrived (or the peer closed); all bytes read."""
+    got = b""
+    with anyio.fail_after(timeout):
+        while marker not in got:
+            try:
+                got += await stream.receive()
+            except (anyio.EndOfStream, anyio.BrokenResourceError, OSError):
+                break
+    return got
+
+
+async def read_to_end(stream: Any, timeout: float = 10.0) -> bytes:
+    """Everything until the peer closes."""
+    got = b""
+    with anyio.fail_after(timeout):
+        while True:
+            try:
+                got += await stream.receive()
+            except (anyio.EndOfStream, anyio.BrokenResourceError, OSError):
+                return got
+
+
+Script = list[tuple[bytes | None, bytes]]
+
+
+@asynccontextmanager
+async def scripted_upstream(script: Script) -> AsyncIterator[tuple[int, list[bytes]]]:
+    """A fake upstream on 127.0.0.1 for one connection: for each step, read a
+    line (when the step names the start it must have; None: read nothing),
+    then send the bytes; close after the last step.  Yields the port and the
+    lines it read."""
+    lines: list[bytes] = []
+    listener = await anyio.create_tcp_listener(local_host="127.0.0.1", local_port=0)
+    port = listener.extra(anyio.abc.SocketAttribute.local_port)
+
+    async def serve(stream: Any) -> None:
+        buf = b""
+        async with stream:
+            for expect, answer in script:
+                if expect is not None:
+                    while b"\r\n" not in buf:
+                        try:
+                            buf += await stream.receive()
+                        except (anyio.EndOfStream, anyio.BrokenResourceError, OSError):
+                            return
+                    line, buf = buf.split(b"\r\n", 1)
+                    lines.append(line)
+                    if not line.startswith(expect):
+                        return
+                await stream.send(answer)
+
+    async with listener, anyio.create_task_group() as tg:
+        tg.start_soon(listener.serve, serve)
+        try:
+            yield port, lines
+        finally:
+            tg.cancel_scope.cancel()

@@ -1,0 +1,221 @@
+"""The SMTP side's failure paths, byte for byte: a revoked grant, STARTTLS
+command injection (client side) and response injection (upstream side),
+smuggling in DATA, and an upstream that ends the session at token expiry."""
+
+from __future__ import annotations
+
+import base64
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+
+import anyio
+import pytest
+
+from protokit.net import TLSMode
+from tests.interop.oauth_provider import Provider, oauth_provider
+from tests.interop.peers import make_cert
+
+from .pop3_smtp_helpers import (
+    LOCAL_PASSWORD,
+    LOCAL_USER,
+    ProviderTokens,
+    account,
+    read_to_end,
+    read_until,
+    running_proxy,
+    scripted_upstream,
+    smtp_upstream,
+    wait_until,
+)
+
+PLAIN = base64.b64encode(f"\0{LOCAL_USER}\0{LOCAL_PASSWORD}".encode())
+GREETING = b"220 localhost ESMTP protokit proxy ready\r\n"
+EHLO = (
+    b"250-localhost Hello c\r\n250-SIZE 33554432\r\n250-8BITMIME\r\n250-SMTPUTF8\r\n"
+    b"250 AUTH PLAIN LOGIN\r\n"
+)
+
+
+@pytest.fixture(scope="module")
+def provider() -> Iterator[Provider]:
+    with oauth_provider(user="alice") as p:
+        yield p
+
+
+async def test_revoked_grant_gives_535_naming_the_command_and_logs_it(
+    provider: Provider, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    with smtp_upstream(provider, tmp_path, tls=TLSMode.PLAIN) as up:
+        acct = account("smtp", provider, upstream_port=up.port, upstream_tls=TLSMode.PLAIN)
+        grant = provider.issue("alice")
+        provider.revoke(grant)
+        tokens = ProviderTokens(provider, grant)
+        with caplog.at_level(logging.WARNING, logger="protokit.proxy"):
+            async with (
+                running_proxy(acct, tokens, tmp_path) as port,
+                await anyio.connect_tcp("127.0.0.1", port) as s,
+            ):
+                await s.send(b"EHLO c\r\nAUTH PLAIN " + PLAIN + b"\r\nQUIT\r\n")
+                got = await read_to_end(s)
+        assert got == (
+            GREETING + EHLO
+            + b"535 authorization needed: run protokit proxy authorize work\r\n"
+            + b"221 localhost closing connection\r\n"
+        )  # fmt: skip
+        assert up.mechanisms == []
+    assert "run protokit proxy authorize work" in caplog.text
+
+
+@pytest.mark.parametrize("split", [0, 9, 10])
+async def test_starttls_command_injection_locally_is_refused(
+    provider: Provider, tmp_path: Path, split: int
+) -> None:
+    with smtp_upstream(provider, tmp_path, tls=TLSMode.PLAIN) as up:
+        acct = account(
+            "smtp", provider, upstream_port=up.port, upstream_tls=TLSMode.PLAIN,
+            listen_tls=TLSMode.STARTTLS, cert=make_cert(tmp_path),
+        )  # fmt: skip
+        tokens = ProviderTokens(provider, provider.issue("alice"))
+        async with (
+            running_proxy(acct, tokens, tmp_path) as port,
+            await anyio.connect_tcp("127.0.0.1", port) as s,
+        ):
+            await s.send(b"EHLO c\r\n")
+            await read_until(s, b"250 ")
+            payload = b"STARTTLS\r\nAUTH PLAIN " + PLAIN + b"\r\n"
+            await s.send(payload[: split or len(payload)])
+            if split:
+                await s.send(payload[split:])
+            got = await read_to_end(s)
+        # Sent in one segment or split, the plaintext after STARTTLS never runs.
+        assert got in (
+            b"421 localhost Commands pipelined after STARTTLS, closing connection\r\n",
+            b"220 Ready to start TLS\r\n",
+        )
+        assert up.mechanisms == []
+
+
+async def test_upstream_starttls_response_injection_is_refused(
+    provider: Provider, tmp_path: Path
+) -> None:
+    script = [
+        (None, b"220 upstream ESMTP\r\n"),
+        (b"EHLO", b"250-upstream\r\n250-STARTTLS\r\n250 AUTH XOAUTH2\r\n"),
+        (b"STARTTLS", b"220 go ahead\r\n250 injected\r\n"),
+    ]
+    async with scripted_upstream(script) as (up_port, lines):
+        acct = account(
+            "smtp", provider, upstream_port=up_port, upstream_tls=TLSMode.STARTTLS,
+            cafile=make_cert(tmp_path)[0],
+        )  # fmt: skip
+        tokens = ProviderTokens(provider, provider.issue("alice"))
+        async with (
+            running_proxy(acct, tokens, tmp_path) as port,
+            await anyio.connect_tcp("127.0.0.1", port) as s,
+        ):
+            got = await read_to_end(s)
+    assert got == b"421 the upstream server is unavailable, closing\r\n"
+    assert lines == [b"EHLO localhost", b"STARTTLS"]
+    assert tokens.requests == 0
+
+
+@pytest.mark.parametrize(
+    "ending", [b"\n.\n", b"\n.\r\n", b"\r.\r\n", b"\r.\n", b"\r\n\x00.\r\n", b"\n.\r"]
+)
+async def test_smuggling_is_refused_and_nothing_reaches_the_upstream(
+    provider: Provider, tmp_path: Path, ending: bytes
+) -> None:
+    with smtp_upstream(provider, tmp_path, tls=TLSMode.PLAIN) as up:
+        acct = account("smtp", provider, upstream_port=up.port, upstream_tls=TLSMode.PLAIN)
+        tokens = ProviderTokens(provider, provider.issue("alice"))
+        async with (
+            running_proxy(acct, tokens, tmp_path) as port,
+            await anyio.connect_tcp("127.0.0.1", port) as s,
+        ):
+            await s.send(b"EHLO c\r\nAUTH PLAIN " + PLAIN + b"\r\n")
+            await read_until(s, b"235 ")
+            await s.send(b"MAIL FROM:<a@x.test>\r\n")
+            await read_until(s, b"250 ")
+            await s.send(b"RCPT TO:<b@x.test>\r\n")
+            await read_until(s, b"250 ")
+            await s.send(b"DATA\r\n")
+            await read_until(s, b"354 ")
+            await s.send(
+                b"Subject: one\r\n\r\nbody" + ending
+                + b"MAIL FROM:<evil@x.test>\r\nRCPT TO:<victim@x.test>\r\nDATA\r\n"
+                + b"Subject: smuggled\r\n\r\nx\r\n.\r\nQUIT\r\n"
+            )  # fmt: skip
+            got = await read_to_end(s)
+        if ending == b"\r\n\x00.\r\n":
+            # No bare line ending: one message, ending at the only \r\n.\r\n,
+            # the would-be commands inside it as body text.
+            assert got == b"250 Message accepted\r\n221 localhost closing connection\r\n"
+            wait_until(lambda: len(up.messages()) == 1)
+            assert up.messages()[0].data == (
+                b"Subject: one\r\n\r\nbody\r\n\x00.\r\nMAIL FROM:<evil@x.test>\r\n"
+                b"RCPT TO:<victim@x.test>\r\nDATA\r\nSubject: smuggled\r\n\r\nx\r\n"
+            )
+        else:
+            # The one \r\n.\r\n ends one message, refused for its bare line ending.
+            assert got == (
+                b"550 Message contains bare CR or LF\r\n"
+                b"421 the upstream transaction was aborted, closing\r\n"
+            )
+            assert up.messages() == []
+
+
+async def test_upstream_421_at_token_expiry_ends_the_session(
+    provider: Provider, tmp_path: Path
+) -> None:
+    expired = b"421 4.7.0 The access token expired, authenticate again\r\n"
+    script = [
+        (None, b"220 upstream ESMTP\r\n"),
+        (b"EHLO", b"250-upstream\r\n250-ENHANCEDSTATUSCODES\r\n250 AUTH XOAUTH2\r\n"),
+        (b"AUTH XOAUTH2 ", b"235 2.7.0 ok\r\n" + expired),
+    ]
+    async with scripted_upstream(script) as (up_port, _lines):
+        acct = account("smtp", provider, upstream_port=up_port, upstream_tls=TLSMode.PLAIN)
+        tokens = ProviderTokens(provider, provider.issue("alice"))
+        async with (
+            running_proxy(acct, tokens, tmp_path) as port,
+            await anyio.connect_tcp("127.0.0.1", port) as s,
+        ):
+            await s.send(b"EHLO c\r\nAUTH PLAIN " + PLAIN + b"\r\n")
+            got = await read_to_end(s)
+    assert got == (
+        GREETING
+        + b"250-localhost Hello c\r\n250-ENHANCEDSTATUSCODES\r\n250 AUTH PLAIN LOGIN\r\n"
+        + b"235 2.7.0 Authentication successful\r\n"
+        + expired
+    )
+
+
+async def test_upstream_refusing_the_token_gives_535_5_7_8_after_the_error_challenge(
+    provider: Provider, tmp_path: Path
+) -> None:
+    error = base64.b64encode(b'{"status":"401","schemes":"bearer"}')
+    script = [
+        (None, b"220 upstream ESMTP\r\n"),
+        (b"EHLO", b"250-upstream\r\n250-ENHANCEDSTATUSCODES\r\n250 AUTH OAUTHBEARER\r\n"),
+        (b"AUTH OAUTHBEARER ", b"334 " + error + b"\r\n"),
+        (b"AQ==", b"535 5.7.8 Authentication credentials invalid\r\n"),
+        (b"QUIT", b"221 2.0.0 bye\r\n"),
+    ]
+    async with scripted_upstream(script) as (up_port, lines):
+        acct = account("smtp", provider, upstream_port=up_port, upstream_tls=TLSMode.PLAIN)
+        tokens = ProviderTokens(provider, provider.issue("alice"))
+        async with (
+            running_proxy(acct, tokens, tmp_path) as port,
+            await anyio.connect_tcp("127.0.0.1", port) as s,
+        ):
+            await s.send(b"EHLO c\r\nAUTH PLAIN " + PLAIN + b"\r\nQUIT\r\n")
+            got = await read_to_end(s)
+    assert got == (
+        GREETING
+        + b"250-localhost Hello c\r\n250-ENHANCEDSTATUSCODES\r\n250 AUTH PLAIN LOGIN\r\n"
+        + b"535 5.7.8 the upstream server refused the access token\r\n"
+        + b"221 2.0.0 localhost closing connection\r\n"
+    )
+    # The error challenge was answered with the single 0x01 (RFC 7628 3.2.3).
+    assert lines[2] == b"AQ=="
