@@ -37,6 +37,7 @@ from ..imap import (
 from ..imap import ConnectionClosed as IMAPConnectionClosed
 from ..imap._server_config import ServerConfig
 from ..net import ConnectionInfo, TLSMode, TransportError
+from ..oauth import AuthorizationNeeded
 from ..sasl import VerifyPassword
 from ..wire import Secret
 from ._imap_relay import relay, rewrite_capabilities
@@ -206,7 +207,14 @@ class _LocalLogin:
 
     async def _login(self, username: str, password: Secret[str]) -> LoginResult | None:
         """``None`` for a wrong local login; else the upstream's outcome."""
-        if not await self.ctx.verify_local(username, password):
+        try:
+            verified = await self.ctx.verify_local(username, password)
+        except AuthorizationNeeded as exc:
+            # Nothing stored for the account: the password cannot be checked.
+            self.ctx.log_authorization_needed(exc)
+            text = self.ctx.authorization_needed_text()
+            return LoginResult(Outcome.AUTHORIZATION_NEEDED, text=text)
+        if not verified:
             self.ctx.log.info("local login refused for user %r", username[:64])
             return None
         if self.upstream.conn is None:

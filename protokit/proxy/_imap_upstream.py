@@ -179,8 +179,8 @@ class UpstreamIMAP:
             return LoginResult(Outcome.UNAVAILABLE, text="the upstream offers no OAuth2 login")
         try:
             token = await ctx.access_token()
-        except AuthorizationNeeded:
-            ctx.log_authorization_needed()
+        except AuthorizationNeeded as exc:
+            ctx.log_authorization_needed(exc)
             return LoginResult(Outcome.AUTHORIZATION_NEEDED, text=ctx.authorization_needed_text())
         try:
             handle = self.conn.authenticate(ctx.sasl_client(mechanism, token))

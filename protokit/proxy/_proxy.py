@@ -21,10 +21,18 @@ from ..net import (
     serve_listeners,
     server_ssl_context,
 )
-from ._config import AccountConfig, ConfigError, ProxyConfig
+from ..oauth import HTTPTransport, OAuthProvider, TokenManager, TokenStorage
+from ._config import AccountConfig, ConfigError, ProviderConfig, ProxyConfig
 from ._session import ProxyContext, TokenSource, log
 
-__all__ = ["HANDLERS", "ProxyHandler", "handler_for", "serve_proxy"]
+__all__ = [
+    "HANDLERS",
+    "ProxyHandler",
+    "handler_for",
+    "oauth_provider",
+    "serve_proxy",
+    "token_manager",
+]
 
 ProxyHandler = Callable[[anyio.abc.ByteStream, ConnectionInfo, ProxyContext], Awaitable[None]]
 
@@ -64,6 +72,40 @@ def _server_context(account: AccountConfig) -> ssl.SSLContext | None:
         ) from None
 
 
+def oauth_provider(provider: ProviderConfig) -> OAuthProvider:
+    """protokit.oauth's registration for a configured provider."""
+    return OAuthProvider(
+        token_url=provider.token_endpoint,
+        client_id=provider.client_id,
+        client_secret=provider.client_secret,
+        scopes=provider.scopes,
+        authorize_url=provider.authorization_endpoint,
+        device_url=provider.device_authorization_endpoint,
+    )
+
+
+def token_manager(config: ProxyConfig) -> TokenManager:
+    """The token manager for every grant of ``config``, its encrypted
+    storage in ``config.state_dir``."""
+    providers: dict[str, OAuthProvider] = {}
+    cafiles = {a.provider.cafile for a in config.accounts}
+    if len(cafiles) > 1:
+        raise ConfigError("every provider must use the same cafile (one HTTPS client)")
+    for account in config.accounts:
+        registration = oauth_provider(account.provider)
+        known = providers.setdefault(account.grant_name, registration)
+        if known != registration:
+            raise ConfigError(
+                f"accounts.{account.name}: grant {account.grant_name!r} is shared with an "
+                "account of another provider"
+            )
+    return TokenManager(
+        providers,
+        TokenStorage(config.state_dir),
+        transport=HTTPTransport(cafile=cafiles.pop()),
+    )
+
+
 def build_contexts(config: ProxyConfig, tokens: TokenSource) -> dict[str, ProxyContext]:
     """One :class:`ProxyContext` per account (certificates loaded here, so a
     bad one is a :class:`ConfigError` before anything listens)."""
@@ -81,12 +123,13 @@ def build_contexts(config: ProxyConfig, tokens: TokenSource) -> dict[str, ProxyC
 async def serve_proxy(
     config: ProxyConfig,
     *,
-    tokens: TokenSource,
+    tokens: TokenSource | None = None,
     task_status: anyio.abc.TaskStatus[ServerInfo] = anyio.TASK_STATUS_IGNORED,
 ) -> None:
     """Serve every account of ``config`` until cancelled.  ``task_status``
-    reports the bound addresses by account name."""
-    contexts = build_contexts(config, tokens)
+    reports the bound addresses by account name.  ``tokens`` defaults to
+    :func:`token_manager` (the encrypted storage in ``config.state_dir``)."""
+    contexts = build_contexts(config, tokens if tokens is not None else token_manager(config))
     handlers = {a.name: handler_for(a.protocol) for a in config.accounts}
     groups: dict[str, list[Listener]] = {}
     for account in config.accounts:

@@ -194,8 +194,9 @@ class ProxyContext:
         """The client-facing text for a grant that is gone."""
         return f"authorization needed: run {self.account.authorize_command()}"
 
-    def log_authorization_needed(self) -> None:
+    def log_authorization_needed(self, exc: AuthorizationNeeded | None = None) -> None:
+        """Log, for the person running the proxy, the command that fixes it."""
+        reason = exc.reason if exc is not None else "the grant is gone"
         self.log.warning(
-            "the authorization is gone (revoked or expired): run %s",
-            self.account.authorize_command(),
+            "authorization needed (%s): run %s", reason, self.account.authorize_command()
         )

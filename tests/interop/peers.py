@@ -161,6 +161,10 @@ service anvil {{
     mode = 0
   }}
 }}
+# Concurrency tests log one user in many times from 127.0.0.1 (default 10).
+protocol imap {{
+  mail_max_userip_connections = 100
+}}
 """
 
 

@@ -134,6 +134,6 @@ async def test_revoked_grant_tells_the_client_and_the_log_names_the_command(
             "b'[AUTHORIZATIONFAILED] authorization needed: run protokit proxy authorize work'"
         )
     assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == [
-        "account=work the authorization is gone (revoked or expired): "
+        "account=work authorization needed (the provider refused the refresh token): "
         "run protokit proxy authorize work"
     ]
