@@ -300,16 +300,25 @@ Script = list[tuple[bytes | None, bytes]]
 
 
 @asynccontextmanager
-async def scripted_upstream(script: Script) -> AsyncIterator[tuple[int, list[bytes]]]:
+async def scripted_upstream(
+    script: Script,
+) -> AsyncIterator[tuple[int, list[bytes], anyio.Event]]:
     """A fake upstream on 127.0.0.1 for one connection: for each step, read a
     line (when the step names the start it must have; None: read nothing),
-    then send the bytes; close after the last step.  Yields the port and the
-    lines it read."""
+    then send the bytes; close after the last step.  Yields the port, the
+    lines it read and an event set when a connection is over."""
     lines: list[bytes] = []
+    finished = anyio.Event()
     listener = await anyio.create_tcp_listener(local_host="127.0.0.1", local_port=0)
     port = listener.extra(anyio.abc.SocketAttribute.local_port)
 
     async def serve(stream: Any) -> None:
+        try:
+            await converse(stream)
+        finally:
+            finished.set()
+
+    async def converse(stream: Any) -> None:
         buf = b""
         async with stream:
             for expect, answer in script:
@@ -328,6 +337,6 @@ async def scripted_upstream(script: Script) -> AsyncIterator[tuple[int, list[byt
     async with listener, anyio.create_task_group() as tg:
         tg.start_soon(listener.serve, serve)
         try:
-            yield port, lines
+            yield port, lines, finished
         finally:
             tg.cancel_scope.cancel()

@@ -104,7 +104,7 @@ async def test_upstream_starttls_response_injection_is_refused(
         (b"EHLO", b"250-upstream\r\n250-STARTTLS\r\n250 AUTH XOAUTH2\r\n"),
         (b"STARTTLS", b"220 go ahead\r\n250 injected\r\n"),
     ]
-    async with scripted_upstream(script) as (up_port, lines):
+    async with scripted_upstream(script) as (up_port, lines, _finished):
         acct = account(
             "smtp", provider, upstream_port=up_port, upstream_tls=TLSMode.STARTTLS,
             cafile=make_cert(tmp_path)[0],
@@ -174,7 +174,7 @@ async def test_upstream_421_at_token_expiry_ends_the_session(
         (b"EHLO", b"250-upstream\r\n250-ENHANCEDSTATUSCODES\r\n250 AUTH XOAUTH2\r\n"),
         (b"AUTH XOAUTH2 ", b"235 2.7.0 ok\r\n" + expired),
     ]
-    async with scripted_upstream(script) as (up_port, _lines):
+    async with scripted_upstream(script) as (up_port, _lines, _finished):
         acct = account("smtp", provider, upstream_port=up_port, upstream_tls=TLSMode.PLAIN)
         tokens = ProviderTokens(provider, provider.issue("alice"))
         async with (
@@ -202,7 +202,7 @@ async def test_upstream_refusing_the_token_gives_535_5_7_8_after_the_error_chall
         (b"AQ==", b"535 5.7.8 Authentication credentials invalid\r\n"),
         (b"QUIT", b"221 2.0.0 bye\r\n"),
     ]
-    async with scripted_upstream(script) as (up_port, lines):
+    async with scripted_upstream(script) as (up_port, lines, _finished):
         acct = account("smtp", provider, upstream_port=up_port, upstream_tls=TLSMode.PLAIN)
         tokens = ProviderTokens(provider, provider.issue("alice"))
         async with (

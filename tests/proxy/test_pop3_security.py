@@ -1,0 +1,174 @@
+"""The POP3 side's failure paths, byte for byte: a revoked grant, STLS
+command injection (client side) and response injection (upstream side), an
+upstream that ends the session at token expiry, and QUIT semantics."""
+
+from __future__ import annotations
+
+import base64
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+
+import anyio
+import pytest
+
+from protokit.net import TLSMode
+from tests.interop.oauth_provider import Provider, oauth_provider
+from tests.interop.peers import make_cert
+
+from .pop3_smtp_helpers import (
+    LOCAL_PASSWORD,
+    LOCAL_USER,
+    ProviderTokens,
+    account,
+    read_to_end,
+    read_until,
+    running_proxy,
+    scripted_upstream,
+)
+
+PLAIN = base64.b64encode(f"\0{LOCAL_USER}\0{LOCAL_PASSWORD}".encode())
+UP_CAPA = b"+OK\r\nTOP\r\nUIDL\r\nSASL XOAUTH2\r\n.\r\n"
+
+
+@pytest.fixture(scope="module")
+def provider() -> Iterator[Provider]:
+    with oauth_provider(user="alice") as p:
+        yield p
+
+
+async def test_revoked_grant_gives_err_auth_naming_the_command(
+    provider: Provider, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    script = [(None, b"+OK upstream\r\n"), (b"CAPA", UP_CAPA), (b"QUIT", b"+OK bye\r\n")]
+    async with scripted_upstream(script) as (up_port, lines, _finished):
+        acct = account("pop3", provider, upstream_port=up_port, upstream_tls=TLSMode.PLAIN)
+        grant = provider.issue("alice")
+        provider.revoke(grant)
+        tokens = ProviderTokens(provider, grant)
+        with caplog.at_level(logging.WARNING, logger="protokit.proxy"):
+            async with (
+                running_proxy(acct, tokens, tmp_path) as port,
+                await anyio.connect_tcp("127.0.0.1", port) as s,
+            ):
+                await s.send(b"AUTH PLAIN " + PLAIN + b"\r\nQUIT\r\n")
+                got = await read_to_end(s)
+    assert got == (
+        b"+OK POP3 proxy ready\r\n"
+        b"-ERR [AUTH] authorization needed: run protokit proxy authorize work\r\n"
+        b"+OK localhost POP3 server signing off\r\n"
+    )
+    assert "run protokit proxy authorize work" in caplog.text
+    assert lines == [b"CAPA"]  # no AUTH went upstream
+
+
+@pytest.mark.parametrize("split", [0, 4, 6])
+async def test_stls_command_injection_locally_is_refused(
+    provider: Provider, tmp_path: Path, split: int
+) -> None:
+    script = [(None, b"+OK upstream\r\n"), (b"CAPA", UP_CAPA)]
+    async with scripted_upstream(script) as (up_port, _lines, _finished):
+        acct = account(
+            "pop3", provider, upstream_port=up_port, upstream_tls=TLSMode.PLAIN,
+            listen_tls=TLSMode.STARTTLS, cert=make_cert(tmp_path),
+        )  # fmt: skip
+        tokens = ProviderTokens(provider, provider.issue("alice"))
+        async with (
+            running_proxy(acct, tokens, tmp_path) as port,
+            await anyio.connect_tcp("127.0.0.1", port) as s,
+        ):
+            await read_until(s, b"\r\n")
+            payload = b"STLS\r\nUSER me\r\n"
+            await s.send(payload[: split or len(payload)])
+            if split:
+                await s.send(payload[split:])
+            got = await read_to_end(s)
+    assert got in (
+        b"-ERR command injection after STLS\r\n",
+        b"+OK Begin TLS negotiation\r\n",
+    )
+    assert tokens.requests == 0
+
+
+async def test_upstream_stls_response_injection_is_refused(
+    provider: Provider, tmp_path: Path
+) -> None:
+    script = [(None, b"+OK upstream\r\n"), (b"STLS", b"+OK begin\r\n+OK injected\r\n")]
+    async with scripted_upstream(script) as (up_port, lines, _finished):
+        acct = account(
+            "pop3", provider, upstream_port=up_port, upstream_tls=TLSMode.STARTTLS,
+            cafile=make_cert(tmp_path)[0],
+        )  # fmt: skip
+        tokens = ProviderTokens(provider, provider.issue("alice"))
+        async with (
+            running_proxy(acct, tokens, tmp_path) as port,
+            await anyio.connect_tcp("127.0.0.1", port) as s,
+        ):
+            got = await read_to_end(s)
+    assert got == b"-ERR [SYS/TEMP] the upstream server is unavailable\r\n"
+    assert lines == [b"STLS"]
+    assert tokens.requests == 0
+
+
+async def test_upstream_ending_the_session_at_token_expiry_ends_it_cleanly(
+    provider: Provider, tmp_path: Path
+) -> None:
+    script = [
+        (None, b"+OK upstream\r\n"),
+        (b"CAPA", UP_CAPA),
+        (b"AUTH XOAUTH2 ", b"+OK logged in\r\n"),
+        (b"STAT", b"+OK 1 10\r\n"),
+        (None, b"-ERR [AUTH] the access token expired: log in again\r\n"),
+    ]
+    async with scripted_upstream(script) as (up_port, _lines, _finished):
+        acct = account("pop3", provider, upstream_port=up_port, upstream_tls=TLSMode.PLAIN)
+        tokens = ProviderTokens(provider, provider.issue("alice"))
+        async with (
+            running_proxy(acct, tokens, tmp_path) as port,
+            await anyio.connect_tcp("127.0.0.1", port) as s,
+        ):
+            await s.send(b"USER me\r\nPASS " + LOCAL_PASSWORD.encode() + b"\r\nSTAT\r\n")
+            got = await read_to_end(s)
+    assert got == (
+        b"+OK POP3 proxy ready\r\n+OK send PASS\r\n+OK logged in\r\n+OK 1 10\r\n"
+        b"-ERR [SYS/TEMP] the upstream server ended the session\r\n"
+    )
+
+
+async def test_client_pipelining_after_login_and_no_quit_means_no_update(
+    provider: Provider, tmp_path: Path
+) -> None:
+    script = [
+        (None, b"+OK upstream\r\n"),
+        (b"CAPA", b"+OK\r\nPIPELINING\r\nTOP\r\nUIDL\r\nSASL OAUTHBEARER\r\n.\r\n"),
+        (b"AUTH OAUTHBEARER ", b"+OK logged in\r\n"),
+        (b"LIST", b"+OK 2 messages\r\n1 5\r\n2 7\r\n.\r\n"),
+        (b"DELE 1", b"+OK deleted\r\n"),
+        (b"RETR 2", b"+OK 7 octets\r\n..dot\r\n.\r\n"),
+        (b"QUIT", b"+OK should never be asked\r\n"),
+    ]
+    async with scripted_upstream(script) as (up_port, lines, finished):
+        acct = account("pop3", provider, upstream_port=up_port, upstream_tls=TLSMode.PLAIN)
+        tokens = ProviderTokens(provider, provider.issue("alice"))
+        async with (
+            running_proxy(acct, tokens, tmp_path) as port,
+            await anyio.connect_tcp("127.0.0.1", port) as s,
+        ):
+            await s.send(
+                b"AUTH PLAIN " + PLAIN + b"\r\nLIST\r\nDELE 1\r\nCAPA\r\nRETR 2\r\nUSER x\r\n"
+            )
+            got = await read_until(s, b"not valid in the TRANSACTION state\r\n")
+        # The client went away without QUIT: the proxy closes the upstream
+        # connection without sending QUIT (no UPDATE state there).
+        with anyio.fail_after(5):
+            await finished.wait()
+    assert got == (
+        b"+OK POP3 proxy ready\r\n+OK logged in\r\n"
+        b"+OK scan listing follows\r\n1 5\r\n2 7\r\n.\r\n"
+        b"+OK deleted\r\n"
+        b"+OK Capability list follows\r\nTOP\r\nUSER\r\nSASL PLAIN\r\nRESP-CODES\r\n"
+        b"PIPELINING\r\nUIDL\r\nIMPLEMENTATION protokit-proxy\r\nAUTH-RESP-CODE\r\n.\r\n"
+        b"+OK 7 octets\r\n..dot\r\n.\r\n"
+        b"-ERR USER is not valid in the TRANSACTION state\r\n"
+    )
+    assert lines[2:] == [b"LIST", b"DELE 1", b"RETR 2"]
