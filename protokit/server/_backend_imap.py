@@ -16,7 +16,6 @@
 from __future__ import annotations
 
 import datetime as _dt
-import hmac
 import logging
 from collections.abc import AsyncIterator, Sequence
 from typing import Final
@@ -29,10 +28,11 @@ from ..net import (
     MailboxStatus,
     SelectedMailbox,
 )
-from ..sasl import LookupScramCredentials, Request, TokenResult
+from ..sasl import Request, TokenResult
 from ..wire._secret import Secret
 from ._async import AsyncStore
 from ._backend_imap_selected import StoreSelectedMailbox
+from ._backend_smtp import StoreSMTPBackend
 from ._mailboxes import DELIMITER
 from ._store import Store
 from ._tokens import TokenValidator
@@ -52,7 +52,6 @@ __all__ = ["StoreIMAPBackend"]
 
 log = logging.getLogger("protokit.server.imap")
 
-_SCRAM_HASHES: Final = {"SCRAM-SHA-1": "SHA-1", "SCRAM-SHA-256": "SHA-256"}
 _SPECIAL_USES: Final = ("\\Archive", "\\Drafts", "\\Flagged", "\\Junk", "\\Sent", "\\Trash")
 
 
@@ -226,34 +225,27 @@ class StoreIMAPBackend:
         max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
     ) -> None:
         self.astore = astore
-        self.tokens = tokens if tokens is not None else TokenValidator(astore.store)
+        # The account credentials are checked by the submission backend's
+        # code (one path for SMTP AUTH, IMAP and, alike, POP3), tokens
+        # included: their expiry goes to the server, which ends the session.
+        self._credentials = StoreSMTPBackend(astore, "submission", tokens=tokens)
+        self.tokens = self._credentials.tokens
         self.max_message_size = max_message_size
 
     def __repr__(self) -> str:
         return f"<StoreIMAPBackend store={self.astore.store!r}>"
 
     async def verify_password(self, username: str, password: Secret[str]) -> bool:
-        store = self.astore.store
-        return await self.astore.call(store.verify_password, username, password) is not None
+        return await self._credentials.verify_password(username, password)
 
     async def validate_token(self, username: str | None, token: Secret[str]) -> TokenResult:
-        check = await self.astore.call(self.tokens.check, token, username)
-        if not check.valid:
-            return check.result()
-        # The expiry ends the session when the token does.
-        return TokenResult(valid=True, identity=check.identity, expires_at=check.expires_at)
+        return await self._credentials.validate_token(username, token)
 
     async def sasl_request(self, mechanism: str, request: Request) -> object:
-        if not isinstance(request, LookupScramCredentials):
-            return None
-        hash_name = _SCRAM_HASHES.get(mechanism.upper().removesuffix("-PLUS"))
-        if hash_name is None or request.authzid not in (None, request.authcid):
-            return None
-        store = self.astore.store
-        return await self.astore.call(store.scram_credentials, request.authcid, hash_name)
+        return await self._credentials.sasl_request(mechanism, request)
 
     async def authorize(self, authcid: str, authzid: str) -> bool:
-        return hmac.compare_digest(authcid.casefold(), authzid.casefold())
+        return await self._credentials.authorize(authcid, authzid)
 
     async def open_session(self, username: str) -> IMAPSession:
         account = await self.astore.call(self.astore.store.account, username)
