@@ -33,6 +33,7 @@ from ._flows import parse_token_response as parse_token_response
 from ._flows import pkce_pair as pkce_pair
 from ._flows import refresh_request as refresh_request
 from ._http import HTTPTransport as HTTPTransport
+from ._introspect import IntrospectionValidator as IntrospectionValidator
 from ._manager import TokenManager as TokenManager
 from ._manager import authorize_device as authorize_device
 from ._manager import authorize_pkce as authorize_pkce
@@ -57,6 +58,7 @@ __all__ = [
     "HTTPResponse",
     "HTTPTransport",
     "Introspection",
+    "IntrospectionValidator",
     "InvalidGrant",
     "InvalidResponse",
     "OAuthError",

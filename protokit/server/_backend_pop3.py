@@ -114,7 +114,7 @@ class StorePOP3Backend:
 
     async def validate_token(self, username: str | None, token: Secret[str]) -> TokenResult:
         address = None if username is None else split_recent(username)[0]
-        check = await self.astore.call(self.tokens.check, token, address)
+        check = await self.tokens.validate(self.astore, token, address)
         if not check.valid or check.identity is None:
             return check.result()
         # The identity keeps the mode the client asked for.

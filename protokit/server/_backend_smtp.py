@@ -137,7 +137,7 @@ class StoreSMTPBackend:
     async def validate_token(self, username: str | None, token: Secret[str]) -> TokenResult:
         if self.role == "mx":
             return TokenResult(valid=False)
-        check = await self.astore.call(self.tokens.check, token, username)
+        check = await self.tokens.validate(self.astore, token, username)
         if not check.valid:
             return check.result()
         # The expiry ends the session when the token does.

@@ -299,7 +299,8 @@ class Provider:
     def _new_access(self, grant: Grant) -> str:
         token = "at-" + secrets.token_urlsafe(24)
         now = time.time()
-        self._access[token] = _AccessToken(grant, now + self.expires_in, now)
+        issued = int(now)  # whole seconds, as "exp" says them
+        self._access[token] = _AccessToken(grant, issued + self.expires_in, issued)
         grant.access_tokens.add(token)
         return token
 
