@@ -352,6 +352,11 @@ class Provider:
     def _client(self, headers: dict[str, str], form: dict[str, str]) -> str:
         """RFC 6749 section 2.3.1: Basic with form-urlencoded id and secret,
         or the id and secret in the body; never both."""
+        # Dovecot sends empty client_id= and client_secret= beside its Basic
+        # credentials: empty values count as absent.
+        for key in ("client_id", "client_secret"):
+            if form.get(key) == "":
+                del form[key]
         auth = headers.get("authorization")
         if auth is not None:
             if "client_secret" in form:
