@@ -347,16 +347,6 @@ class Framer:
         self._queue.clear()
         return rest
 
-    def _advance(self) -> bool:
-        """Move to the next fed chunk; return whether there was one."""
-        if self._queue:
-            self._data = self._queue.popleft()
-            self._pos = 0
-            return True
-        self._data = b""
-        self._pos = 0
-        return False
-
     # -- the caller's answer to a synchronizing literal --------------------------
 
     def accept_literal(self) -> None:
@@ -386,17 +376,59 @@ class Framer:
         """
         while True:
             state = self._state
-            if state < _START_OR_END and self._pos >= len(self._data) and not self._advance():
-                return NEED_DATA
+            if state < _START_OR_END:
+                data = self._data
+                pos = self._pos
+                if pos >= len(data):
+                    # _advance, inlined: once per fed chunk
+                    queue = self._queue
+                    if not queue:
+                        self._data = b""
+                        self._pos = 0
+                        return NEED_DATA
+                    data = self._data = queue.popleft()
+                    pos = self._pos = 0
             if state == _LINE:
                 event = self._read_line()
                 if event is not None:
                     return event
             elif state == _LITERAL:
-                self._read_literal()
+                # A held literal: its pieces are views (or whole chunks), and
+                # the join at its end is the only copy of its bytes.
+                remaining = self._remaining
+                size = len(data)
+                if pos + remaining < size:
+                    part: bytes | memoryview = memoryview(data)[pos : pos + remaining]
+                    self._pos = pos + remaining
+                    remaining = 0
+                else:
+                    part = data if pos == 0 else memoryview(data)[pos:]
+                    self._pos = size
+                    remaining -= size - pos
+                self._remaining = remaining
+                acc = self._acc
+                if acc is not None:
+                    acc += part
+                elif len(self._parts) < _MAX_PARTS:
+                    self._parts.append(part)
+                else:
+                    # Many small pieces: one growing buffer costs less than
+                    # an object per piece (a copy more, amortised O(1) each).
+                    acc = self._acc = bytearray().join(self._parts)
+                    acc += part
+                    self._parts = []
+                if not remaining:
+                    if acc is not None:
+                        self._fragments.append(bytes(acc))
+                        self._acc = None
+                    else:
+                        parts = self._parts
+                        self._fragments.append(
+                            bytes(parts[0]) if len(parts) == 1 else b"".join(parts)
+                        )
+                    self._parts = []
+                    self._state = _LINE
             elif state == _STREAM:
-                data = self._data
-                pos = self._pos
                 take = min(self._remaining, len(data) - pos)
                 # A chunk that is all literal is handed on as it is.
                 chunk = data if pos == 0 and take == len(data) else data[pos : pos + take]
@@ -431,6 +463,75 @@ class Framer:
         data = self._data
         pos = self._pos
         carried = self._line
+        if not carried and not self.server and not self._poisoned:
+            # The client role's common case in one loop: a response's lines
+            # and the literals they announce, within every limit, up to the
+            # line that ends it.  Anything else (a line not in this chunk, a
+            # bare CR, a limit reached, a streamed literal, a "+" line ...)
+            # leaves the loop for the general path below, which starts from
+            # the last line completed here.
+            fragments = self._fragments
+            room = self.max_line + 2
+            while True:
+                lf = data.find(b"\n", pos, pos + room)
+                if lf <= pos or data[lf - 1] != _CR or data.find(b"\r", pos, lf - 1) >= 0:
+                    break
+                size = self._size + lf + 1 - pos
+                if size > self.max_message:
+                    break
+                if data[lf - 2] != 0x7D:  # no "}": the line that ends the message
+                    line = data[pos : lf - 1]
+                    self._pos = lf + 1
+                    event = Message.__new__(Message)
+                    if not fragments:
+                        _SET_FRAGMENTS(event, (line,))
+                        return event
+                    fragments.append(line)
+                    _SET_FRAGMENTS(event, tuple(fragments))
+                    self._fragments = []
+                    self._first = b""
+                    self._first_cut = False
+                    self._size = 0
+                    self._literals = 0
+                    return event
+                if not fragments and data[pos] == 0x2B:  # "+": no announcement
+                    break
+                brace = data.rfind(b"{", max(pos, lf - 1 - _ANNOUNCEMENT_SPAN), lf - 1)
+                m = _ANNOUNCEMENT.match(data, brace, lf - 1) if brace >= 0 else None
+                if m is None:
+                    break
+                length = int(m.group(1))
+                if (
+                    length > self.max_literal
+                    or size + length > self.max_message
+                    or self._literals >= self.max_literals
+                ):
+                    break
+                line = data[pos : lf - 1]
+                if not fragments:
+                    self._first = line
+                fragments.append(line)
+                self._size = size + length
+                self._literals += 1
+                if length > self.stream_threshold:
+                    self._pos = lf + 1
+                    self._begin_literal(length, brace > pos and data[brace - 1] == 0x7E)
+                    return None
+                pos = lf + 1
+                end = pos + length
+                if end > len(data):
+                    # The literal runs past this chunk: held in pieces.
+                    n = len(data)
+                    if pos < n:
+                        self._parts.append(memoryview(data)[pos:])
+                    self._remaining = end - n
+                    self._pos = n
+                    self._state = _LITERAL
+                    return None
+                fragments.append(data[pos:end])
+                pos = self._pos = end
+                if end == len(data):
+                    return None
         # Search no further than the longest acceptable line (CR LF included):
         # whatever is carried holds no LF and at most max_line + 1 octets, so
         # no octet is searched twice.
@@ -556,6 +657,14 @@ class Framer:
                         self._fragments.append(data[pos:end])
                         self._pos = end
                         return None
+                    # It runs past this chunk: held in pieces from here on.
+                    size = len(data)
+                    if pos < size:
+                        self._parts.append(memoryview(data)[pos:])
+                    self._remaining = end - size
+                    self._pos = size
+                    self._state = _LITERAL
+                    return None
                 self._begin_literal(length, line[brace - 1 : brace] == b"~")
                 return None
         binary = line[brace - 1 : brace] == b"~"
@@ -644,41 +753,6 @@ class Framer:
         self._size = 0
         self._literals = 0
         self._poisoned = False
-        self._state = _LINE
-
-    # -- literals -------------------------------------------------------------------
-
-    def _read_literal(self) -> None:
-        remaining = self._remaining
-        data = self._data
-        pos = self._pos
-        take = min(remaining, len(data) - pos)
-        if take:
-            # Views, not slices: the join below is the only copy.
-            part = data if pos == 0 and take == len(data) else memoryview(data)[pos : pos + take]
-            self._pos = pos + take
-            remaining -= take
-            self._remaining = remaining
-            acc = self._acc
-            if acc is not None:
-                acc += part
-            elif len(self._parts) < _MAX_PARTS:
-                self._parts.append(part)
-            else:
-                # Many small pieces: one growing buffer costs less than
-                # an object per piece (a copy more, amortised O(1) each).
-                acc = self._acc = bytearray().join(self._parts)
-                acc += part
-                self._parts = []
-        if remaining:
-            return
-        parts = self._parts
-        if self._acc is not None:
-            self._fragments.append(bytes(self._acc))
-            self._acc = None
-        else:
-            self._fragments.append(bytes(parts[0]) if len(parts) == 1 else b"".join(parts))
-        self._parts = []
         self._state = _LINE
 
     # -- poisoned messages ----------------------------------------------------------
