@@ -196,7 +196,7 @@ class _StoreIMAPSession:
         astore = self.backend.astore
         box = await self._mailbox(name)
         # Subscribed before the snapshot: no change can fall between them.
-        subscription = astore.subscribe(self.account.id)
+        subscription = astore.subscribe(self.account.id, max_buffer=self.backend.change_buffer)
         try:
             info = await astore.call(astore.store.select, box.id)
         except NoSuchMailbox:
@@ -214,7 +214,8 @@ class _StoreIMAPSession:
 class StoreIMAPBackend:
     """:class:`~protokit.net.IMAPBackend` on an :class:`AsyncStore`: the
     store's passwords, SCRAM keys and bearer tokens (``tokens`` adds JWT
-    validation when configured), and each account's mailboxes.  Several
+    validation when configured), and each account's mailboxes; APPEND and
+    the messages it takes are bounded by ``max_message_size``.  Several
     sessions of one account may run at once; each sees the others' changes."""
 
     def __init__(
@@ -223,8 +224,11 @@ class StoreIMAPBackend:
         *,
         tokens: TokenValidator | None = None,
         max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
+        change_buffer: int = 1000,
     ) -> None:
         self.astore = astore
+        #: Changes queued per selected mailbox before it re-reads the mailbox instead.
+        self.change_buffer = change_buffer
         # The account credentials are checked by the submission backend's
         # code (one path for SMTP AUTH, IMAP and, alike, POP3), tokens
         # included: their expiry goes to the server, which ends the session.

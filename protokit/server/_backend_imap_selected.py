@@ -292,7 +292,9 @@ class StoreSelectedMailbox:
         mailbox with what the session knows (one read)."""
         log.info("change queue overflowed: re-reading the mailbox %r", self._name)
         self._sub.close()
-        self._sub = self._astore.subscribe(self._account_id)
+        self._sub = self._astore.subscribe(
+            self._account_id, max_buffer=self._session.backend.change_buffer
+        )
         store = self._astore.store
         try:
             now = store.uids(self._id)
@@ -300,12 +302,14 @@ class StoreSelectedMailbox:
         except StoreError:
             return
         current = set(now)
+        new = [u for u in now if u not in self._known]
         self._expunged.extend(sorted(self._known - current))
-        self._added.extend(u for u in now if u not in self._known)
+        self._added.extend(new)
         self._known = current
         for info in changed:
             self._highest = max(self._highest, info.modseq)
-            if self._seen.get(info.uid, 0) < info.modseq:
+            # New messages come with their flags when the client fetches them.
+            if info.uid not in new and self._seen.get(info.uid, 0) < info.modseq:
                 self._flag_uids.add(info.uid)
 
     def _take_resolved(self, infos: Sequence[StoredInfo]) -> None:

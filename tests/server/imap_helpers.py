@@ -37,9 +37,9 @@ class Running:
 
 
 @asynccontextmanager
-async def imap_server(store: Store) -> AsyncIterator[Running]:
+async def imap_server(store: Store, *, change_buffer: int = 1000) -> AsyncIterator[Running]:
     astore = AsyncStore(store)
-    backend = StoreIMAPBackend(astore)
+    backend = StoreIMAPBackend(astore, change_buffer=change_buffer)
     mx = StoreSMTPBackend(astore, "mx")
     async with anyio.create_task_group() as tg:
         imap = await tg.start(

@@ -159,3 +159,54 @@ async def test_open_imap_with_scram_and_a_token(store: Store, clock: Clock) -> N
             )
             status = await imap.status("INBOX", ["MESSAGES", "UNSEEN"])
             assert status == {"MESSAGES": 1, "UNSEEN": 1}
+
+
+async def test_a_change_queue_overflow_re_reads_the_mailbox(store: Store, alice: Account) -> None:
+    deliver(store, "alice@example.com", ONE)
+    deliver(store, "alice@example.com", TWO)
+    async with (
+        imap_server(store, change_buffer=2) as running,
+        client(running.port) as a,
+        client(running.port) as b,
+    ):
+        await a.ask(b"a1 SELECT INBOX\r\n")
+        await b.ask(b"b1 SELECT INBOX\r\n")
+        # More changes than a's queue holds: flags, an expunge, deliveries.
+        await b.ask(b"b2 STORE 1 +FLAGS (\\Deleted)\r\n")
+        await b.ask(b"b3 STORE 2 +FLAGS (\\Flagged)\r\n")
+        assert await b.ask(b"b4 EXPUNGE\r\n") == b"* 1 EXPUNGE\r\nb4 OK EXPUNGE completed\r\n"
+        for _ in range(3):
+            await running.astore.deliver("alice@example.com", writer_with(store, [NEW]))
+        assert await a.ask(b"a2 NOOP\r\n") == (
+            b"* 1 EXPUNGE\r\n"
+            b"* 4 EXISTS\r\n"
+            b"* 1 FETCH (UID 2 FLAGS (\\Flagged))\r\n"
+            b"a2 OK NOOP completed\r\n"
+        )
+        assert await a.ask(b"a3 UID FETCH 1:* (FLAGS)\r\n") == (
+            b"* 1 FETCH (UID 2 FLAGS (\\Flagged))\r\n"
+            b"* 2 FETCH (UID 3 FLAGS ())\r\n"
+            b"* 3 FETCH (UID 4 FLAGS ())\r\n"
+            b"* 4 FETCH (UID 5 FLAGS ())\r\n"
+            b"a3 OK UID FETCH completed\r\n"
+        )
+        # After the re-read, changes flow through the new queue again.
+        assert await a.ask(b"a4 IDLE\r\n", b"\r\n") == b"+ idling\r\n"
+        await running.astore.deliver("alice@example.com", writer_with(store, [NEW]))
+        assert await a.line() == b"* 5 EXISTS\r\n"
+        assert await a.ask(b"DONE\r\n", b"\r\n") == b"a4 OK IDLE terminated\r\n"
+
+
+async def test_oauthbearer_error_challenge(store: Store) -> None:
+    async with imap_server(store) as running:
+        stream = await anyio.connect_tcp("127.0.0.1", running.port)
+        async with stream:
+            w = Wire(stream)
+            await w.line()
+            bad = base64.b64encode(b"n,a=alice@example.com,\x01auth=Bearer pk_nope\x01\x01")
+            reply = await w.ask(b"a AUTHENTICATE OAUTHBEARER " + bad + b"\r\n", b"\r\n")
+            assert reply.startswith(b"+ ")
+            assert json.loads(base64.b64decode(reply[2:]))["status"] == "invalid_token"
+            assert await w.ask(b"AQ==\r\n", b"\r\n") == (
+                b"a NO [AUTHENTICATIONFAILED] Authentication failed\r\n"
+            )
