@@ -1,5 +1,57 @@
 """OAuth 2.0 for mail: sans-IO flows, an HTTP transport on h11 over anyio, a
-token manager with encrypted storage, and token introspection for servers."""
+token manager with encrypted storage, and token introspection for servers.
+
+The three uses, end to end (authorize once with the device flow, then get
+live access tokens, and, on a server, introspect a bearer token)::
+
+    import anyio
+
+    from protokit.oauth import (
+        IntrospectionValidator,
+        OAuthProvider,
+        TokenManager,
+        TokenStorage,
+        authorize_device,
+    )
+    from protokit.wire import Secret
+
+    PROVIDER = OAuthProvider(
+        token_url="https://login.example.com/token",
+        device_url="https://login.example.com/device_authorization",
+        introspect_url="https://login.example.com/introspect",
+        client_id="my-mail-client",
+        client_secret=Secret("my-client-secret"),
+        scopes=("mail",),
+    )
+
+
+    async def main() -> None:
+        storage = TokenStorage("tokens")  # one encrypted file per account
+        password = Secret("alice's local password")  # the key to her tokens
+
+        # 1. Once: the device flow (RFC 8628) prints a URL and a code for the
+        #    user, polls until they approve, then stores the tokens.
+        await authorize_device(PROVIDER, storage, "alice", password)
+
+        # 2. Each connection: an access token refreshed ahead of expiry, one
+        #    refresh in flight however many connections ask at once.
+        manager = TokenManager(PROVIDER, storage)
+        token = await manager.access_token("alice")
+        print("access token valid until", token.expires_at)
+
+        # 3. A server: is a bearer token active, and whose is it? (RFC 7662)
+        validator = IntrospectionValidator(PROVIDER)
+        answer = await validator.introspect(token.token)
+        print("active:", answer.active, "account:", answer.account)
+
+
+    anyio.run(main)
+
+After a restart, ``await manager.unlock("alice", password)`` (the user's
+local login) makes the stored tokens usable again; an expired or revoked
+grant raises :class:`AuthorizationNeeded`, whose message names the command
+to run (``protokit proxy authorize alice``).
+"""
 
 from ._errors import AccessDenied as AccessDenied
 from ._errors import AuthorizationNeeded as AuthorizationNeeded
