@@ -31,11 +31,11 @@ from ..imap import (
     ResponseCode,
     SaslAuthenticated,
     SaslRequest,
+    ServerConfig,
     ServerConnection,
     StartTLSRequested,
 )
 from ..imap import ConnectionClosed as IMAPConnectionClosed
-from ..imap._server_config import ServerConfig
 from ..net import ConnectionInfo, TLSMode, TransportError
 from ..oauth import AuthorizationNeeded
 from ..sasl import VerifyPassword

@@ -207,10 +207,12 @@ class _Relay:
                     local.append(ev.error.reply or b"* BAD Invalid command\r\n")
                     dropping = False
                     sent = 0
-            if out:
-                await self._to_upstream(b"".join(out))
+            # Local answers first: they answer commands the client sent
+            # before anything forwarded in this batch was answered.
             if local:
                 await self.out.local(b"".join(local))
+            if out:
+                await self._to_upstream(b"".join(out))
             try:
                 data = await self.client.receive(READ_SIZE)
             except (anyio.EndOfStream, anyio.BrokenResourceError, OSError):

@@ -10,7 +10,7 @@ so a revoked or expired token is refused by the server itself.
 from __future__ import annotations
 
 import itertools
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -18,7 +18,9 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+import anyio.abc
 import pytest
+from anyio.streams.buffered import BufferedByteReceiveStream
 
 from protokit.net import ServerInfo, TLSMode
 from protokit.oauth import AccessToken, AuthorizationNeeded
@@ -131,3 +133,116 @@ async def running_proxy(
             yield info
         finally:
             tg.cancel_scope.cancel()
+
+
+class StaticTokens:
+    """A token source with one fixed access token, for scripted upstreams."""
+
+    def __init__(self, token: str = "tok-1") -> None:
+        self.token = token
+        self.calls = 0
+
+    async def unlock(self, grant: str, password: Secret[str]) -> bool:
+        return password == Secret(LOCAL_PASSWORD)
+
+    async def access_token(self, grant: str) -> AccessToken:
+        self.calls += 1
+        return AccessToken(
+            token=Secret(self.token), expires_at=datetime.now(UTC) + timedelta(seconds=3600)
+        )
+
+
+def scripted_account(port: int, **overrides: Any) -> AccountConfig:
+    """An IMAP account whose upstream is a scripted server on loopback (plain)."""
+    acct = AccountConfig(
+        name="work",
+        protocol="imap",
+        listen_port=0,
+        local_user=LOCAL_USER,
+        upstream_host="127.0.0.1",
+        upstream_port=port,
+        upstream_tls=TLSMode.PLAIN,
+        upstream_user="alice@example.com",
+        provider=ProviderConfig(
+            name="fake", token_endpoint="http://127.0.0.1:9/token", client_id="cid"
+        ),
+    )
+    return replace(acct, **overrides)
+
+
+class Peer:
+    """One side of a raw connection in a test: send bytes, read lines or
+    exact byte counts, each within a deadline."""
+
+    def __init__(self, stream: anyio.abc.ByteStream, timeout: float = 10.0) -> None:
+        self.stream = stream
+        self.reader = BufferedByteReceiveStream(stream)
+        self.timeout = timeout
+
+    async def __aenter__(self) -> Peer:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await anyio.aclose_forcefully(self.stream)
+
+    async def send(self, data: bytes) -> None:
+        with anyio.fail_after(self.timeout):
+            await self.stream.send(data)
+
+    async def line(self) -> bytes:
+        with anyio.fail_after(self.timeout):
+            return await self.reader.receive_until(b"\r\n", 1 << 20) + b"\r\n"
+
+    async def exactly(self, n: int) -> bytes:
+        with anyio.fail_after(self.timeout):
+            return await self.reader.receive_exactly(n)
+
+    async def closed(self) -> bool:
+        """Whether the peer closes (rather than sending more) within the deadline."""
+        with anyio.fail_after(self.timeout):
+            try:
+                extra = await self.reader.receive()
+            except (anyio.EndOfStream, anyio.BrokenResourceError):
+                return True
+        raise AssertionError(f"expected the connection to close, got {extra!r}")
+
+    async def nothing_within(self, seconds: float) -> None:
+        """Nothing arrives for ``seconds`` (a bounded check that a peer holds back)."""
+        with anyio.move_on_after(seconds):
+            extra = await self.reader.receive()
+            raise AssertionError(f"expected nothing, got {extra!r}")
+
+
+@asynccontextmanager
+async def scripted_upstream(
+    script: Callable[[Peer], Awaitable[None]],
+) -> AsyncIterator[tuple[int, list[BaseException]]]:
+    """A loopback server running ``script`` for each connection; yields its
+    port and the errors its scripts raised (a test asserts it is empty)."""
+    errors: list[BaseException] = []
+    listener = await anyio.create_tcp_listener(local_host="127.0.0.1")
+    port = listener.extra(anyio.abc.SocketAttribute.local_port)
+
+    async def serve(stream: anyio.abc.SocketStream) -> None:
+        async with stream:
+            try:
+                await script(Peer(stream))
+            except Exception as exc:  # reported to the test
+                errors.append(exc)
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(listener.serve, serve)
+        try:
+            yield port, errors
+        finally:
+            tg.cancel_scope.cancel()
+    await listener.aclose()
+
+
+async def fake_login(peer: Peer, caps: bytes = b"IMAP4rev1 LITERAL+ IDLE") -> bytes:
+    """The scripted upstream's greeting and XOAUTH2 login; returns the
+    AUTHENTICATE line the proxy sent."""
+    await peer.send(b"* OK [CAPABILITY IMAP4rev1 SASL-IR LITERAL+ AUTH=XOAUTH2] fake ready\r\n")
+    line = await peer.line()
+    await peer.send(b"P1 OK [CAPABILITY " + caps + b"] Logged in\r\n")
+    return line
