@@ -11,7 +11,13 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from ..wire._secret import Secret
-from ._flows import Introspection, OAuthProvider, introspection_request, parse_introspection
+from ._flows import (
+    ClientAuth,
+    Introspection,
+    OAuthProvider,
+    introspection_request,
+    parse_introspection,
+)
 from ._http import HTTPTransport
 
 __all__ = ["IntrospectionValidator"]
@@ -51,6 +57,31 @@ class IntrospectionValidator:
         self.clock = clock
         # sha256(token) -> (answer, valid until); the tokens themselves are not kept.
         self._cache: OrderedDict[bytes, tuple[Introspection, datetime]] = OrderedDict()
+
+    @classmethod
+    def for_endpoint(
+        cls,
+        url: str,
+        client_id: str,
+        client_secret: Secret[str] | None = None,
+        *,
+        client_auth: ClientAuth = "client_secret_basic",
+        cafile: str | None = None,
+        timeout: float = 10.0,
+        cache_ttl: float = 30.0,
+    ) -> IntrospectionValidator:
+        """A validator for a resource server that only introspects: the
+        endpoint's URL, the server's client credentials, the CA file (else the
+        system's) that verifies the endpoint's certificate."""
+        provider = OAuthProvider(
+            token_url=url,
+            introspect_url=url,
+            client_id=client_id,
+            client_secret=client_secret,
+            client_auth=client_auth,
+        )
+        transport = HTTPTransport(cafile=cafile, timeout=timeout)
+        return cls(provider, transport=transport, cache_ttl=cache_ttl)
 
     def __repr__(self) -> str:
         return f"<IntrospectionValidator {self.provider.introspect_url} cached={len(self._cache)}>"

@@ -170,3 +170,18 @@ async def test_dovecot_introspection_forms() -> None:
         response = await transport.send(HTTPRequest("GET", f"{url}?token=nope", ()))
         assert response.body == b'{"active": false}'
         assert provider.introspections == 5
+
+
+async def test_for_endpoint_with_client_secret_post() -> None:
+    with oauth_provider() as provider:
+        token = Secret(next(iter(provider.issue().access_tokens)))
+        validator = IntrospectionValidator.for_endpoint(
+            provider.introspect_url,
+            DEFAULT_CLIENT_ID,
+            Secret(DEFAULT_CLIENT_SECRET),
+            client_auth="client_secret_post",
+            timeout=5,
+        )
+        assert (await validator.introspect(token)).active
+        assert validator.transport.timeout == 5
+        assert validator.provider.client_auth == "client_secret_post"
