@@ -292,7 +292,19 @@ def _start_dovecot(directory: Path, users: dict[str, str], imap: int) -> int:
         )  # fmt: skip
     if done.returncode != 0:
         raise RuntimeError(f"dovecot did not start: {(home / 'start.out').read_text()}")
-    return int((home / "run" / "master.pid").read_text())
+    return _read_pidfile(home / "run" / "master.pid", "dovecot")
+
+
+def _read_pidfile(path: Path, what: str) -> int:
+    """The daemon's PID, once it has written it (it may lag its start command)."""
+    deadline = time.monotonic() + START_TIMEOUT
+    while True:
+        try:
+            return int(path.read_text().strip())
+        except (OSError, ValueError):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{what} wrote no PID file {path}") from None
+            time.sleep(0.02)
 
 
 def _start_postfix(directory: Path, users: dict[str, str], submission: int) -> int:
@@ -317,21 +329,16 @@ def _start_postfix(directory: Path, users: dict[str, str], submission: int) -> i
         )  # fmt: skip
     if done.returncode != 0:
         raise RuntimeError(f"postfix did not start: {(home / 'start.out').read_text()}")
-    deadline = time.monotonic() + START_TIMEOUT
-    pidfile = home / "queue" / "pid" / "master.pid"
-    while not pidfile.exists():
-        if time.monotonic() > deadline:
-            raise TimeoutError("postfix wrote no master.pid")
-        time.sleep(0.05)
-    return int(pidfile.read_text().strip())
+    return _read_pidfile(home / "queue" / "pid" / "master.pid", "postfix")
 
 
-def _stop_postfix(directory: Path, pid: int) -> None:
+def _stop_command(argv: list[str]) -> None:
+    """A daemon's own stop command (``postfix stop``, ``dovecot stop``); quiet
+    when it is not running."""
     subprocess.run(
-        [_program("postfix"), "-c", str(directory / "postfix" / "etc"), "stop"],
+        [_program(argv[0]), *argv[1:]],
         stdin=subprocess.DEVNULL, capture_output=True, timeout=30, check=False,
     )  # fmt: skip
-    _stop_pid(pid)
 
 
 @contextmanager
@@ -349,11 +356,22 @@ def mail_stack(users: dict[str, str]) -> Iterator[MailStack]:
         os.chown(mail, MAIL_ID, MAIL_ID)
         cert = _make_cert(directory)
         submission, imap = _free_port(), _free_port()
-        dovecot_pid = _start_dovecot(directory, users, imap)
-        cleanup.callback(_stop_pid, dovecot_pid)
+        pids: dict[str, int] = {}
+
+        def stop(name: str, argv: list[str]) -> None:
+            # The daemon's own stop command first (it works even when its PID
+            # could not be read), then wait for the master to be gone.
+            _stop_command(argv)
+            if name in pids:
+                _stop_pid(pids[name])
+
+        dovecot_conf = str(directory / "dovecot" / "dovecot.conf")
+        cleanup.callback(stop, "dovecot", ["dovecot", "-c", dovecot_conf, "stop"])
+        pids["dovecot"] = _start_dovecot(directory, users, imap)
         deadline = time.monotonic() + START_TIMEOUT
         _wait_for_banner(imap, b"* OK", deadline, "dovecot")
-        postfix_pid = _start_postfix(directory, users, submission)
-        cleanup.callback(_stop_postfix, directory, postfix_pid)
+        postfix_etc = str(directory / "postfix" / "etc")
+        cleanup.callback(stop, "postfix", ["postfix", "-c", postfix_etc, "stop"])
+        pids["postfix"] = _start_postfix(directory, users, submission)
         _wait_for_banner(submission, b"220", deadline, "postfix")
-        yield MailStack(directory, submission, imap, cert, postfix_pid, dovecot_pid)
+        yield MailStack(directory, submission, imap, cert, pids["postfix"], pids["dovecot"])
