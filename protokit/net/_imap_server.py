@@ -765,8 +765,13 @@ class _Session:
         needs_octets = bool(
             names & {"ENVELOPE", "BODYSTRUCTURE", "BODY", "RFC822", "RFC822.HEADER", "RFC822.TEXT"}
         ) or any(b.section != Section() or b.partial is not None or b.binary for b in bodies)
+        header_only = not names & {"BODYSTRUCTURE", "BODY", "RFC822", "RFC822.TEXT"} and all(
+            _header_section(b) for b in bodies
+        )
         if needs_octets:
-            whole = b"".join([c async for c in box.body(info.uid)])
+            # ENVELOPE and header sections need the header only: read up to
+            # its end rather than the whole message (which may be large).
+            whole = await _read(box.body(info.uid), until=b"\r\n\r\n" if header_only else None)
         sections: list[BodySection] = []
         streamed = False  # one whole BODY[] streamed last
         for b in bodies:
@@ -950,6 +955,28 @@ def _special_use(value: object) -> str | None:
     if isinstance(value, tuple | list) and value:
         return str(value[0])
     return None if value is None else str(value)
+
+
+def _header_section(b: FetchBody) -> bool:
+    """A top-level header section (HEADER, HEADER.FIELDS[.NOT]) without BINARY."""
+    return not b.binary and not b.section.part and (b.section.text or "").startswith("HEADER")
+
+
+async def _read(chunks: AsyncIterator[bytes], *, until: bytes | None = None) -> bytes:
+    """The chunks joined; with ``until``, only up to the chunk in which it
+    first appears (the rest is not read)."""
+    data = bytearray()
+    try:
+        async for chunk in chunks:
+            start = max(0, len(data) - len(until) + 1) if until is not None else 0
+            data += chunk
+            if until is not None and data.find(until, start) >= 0:
+                break
+    finally:
+        aclose = getattr(chunks, "aclose", None)
+        if aclose is not None:
+            await aclose()
+    return bytes(data)
 
 
 def _code(exc: MailboxError) -> ResponseCode | None:

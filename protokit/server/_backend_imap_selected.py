@@ -166,8 +166,15 @@ class StoreSelectedMailbox:
                 return
             msgid = found[0].gm_msgid
             self._msgids[uid] = msgid
-        async for chunk in self._astore.read_message(self._account_id, msgid):
-            yield chunk
+        chunks = self._astore.read_message(self._account_id, msgid)
+        try:
+            async for chunk in chunks:
+                yield chunk
+        finally:
+            # Closed at once when the reader stops early (a header-only FETCH).
+            aclose = getattr(chunks, "aclose", None)
+            if aclose is not None:
+                await aclose()
 
     async def search(self, keys: Sequence[SearchKey], view: Sequence[int]) -> Sequence[int]:
         store = self._astore.store

@@ -344,3 +344,33 @@ def test_store_mailbox_totals(store: Store, alice: Account) -> None:
     assert store.mailbox_totals(inbox) == (len(ONE) + len(TWO), 1)
     with pytest.raises(NoSuchMailbox):
         store.mailbox_totals(9999)
+
+
+async def test_envelope_and_header_sections_read_only_the_header(
+    store: Store, alice: Account, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    big = b"Subject: big\r\nFrom: a@example.com\r\n\r\n" + b"x" * 998 + b"\r\n"
+    big += (b"y" * 998 + b"\r\n") * 1000
+    deliver(store, "alice@example.com", big)
+    read: list[int] = []
+    body_chunk = store.body_chunk
+
+    def counting(account_id: int, gm_msgid: int, offset: int, size: int) -> bytes:
+        chunk = body_chunk(account_id, gm_msgid, offset, size)
+        read.append(len(chunk))
+        return chunk
+
+    monkeypatch.setattr(store, "body_chunk", counting)
+    async with imap_server(store) as running, client(running.port) as w:
+        await w.ask(b"a EXAMINE INBOX\r\n")
+        assert await w.ask(b"b FETCH 1 (ENVELOPE BODY.PEEK[HEADER.FIELDS (SUBJECT)])\r\n") == (
+            b'* 1 FETCH (ENVELOPE (NIL "big" ((NIL NIL "a" "example.com"))'
+            b' ((NIL NIL "a" "example.com")) ((NIL NIL "a" "example.com")) NIL NIL NIL NIL NIL)'
+            b" BODY[HEADER.FIELDS (SUBJECT)] {16}\r\nSubject: big\r\n\r\n)\r\n"
+            b"b OK FETCH completed\r\n"
+        )
+        assert sum(read) == 64 * 1024  # one chunk of the 1 MB message
+        read.clear()
+        reply = await w.ask(b"c FETCH 1 (ENVELOPE BODY.PEEK[])\r\n")
+        assert reply.endswith(big + b")\r\nc OK FETCH completed\r\n")
+        assert sum(read) == len(big)
