@@ -20,7 +20,6 @@ from protokit.cli import main as protokit_main
 from protokit.server import Store
 from protokit.server._import_cli import main
 from tests.interop.serve_peers import (
-    STANDARD_PORTS,
     make_data_dir,
     protokit_command,
     run,
@@ -182,21 +181,23 @@ def test_imported_mail_through_pop3_and_imap(tmp_path: Path, data_dir: Path) -> 
                 assert b"".join(line + b"\r\n" for line in lines) == expected
         finally:
             pop.quit()
-        if "imap" in STANDARD_PORTS:
-            imap = imaplib.IMAP4("127.0.0.1", served.port("imap"), timeout=20)
-            try:
-                imap.starttls(context)
-                imap.login("alice@example.com", "alice-pw")
-                imap.select("INBOX", readonly=True)
-                typ, data = imap.uid("FETCH", "1:*", "(FLAGS INTERNALDATE BODY.PEEK[])")
-                assert typ == "OK"
-                bodies = [part[1] for part in data if isinstance(part, tuple)]
-                assert bodies == EXPECTED
-                heads = [part[0] for part in data if isinstance(part, tuple)]
-                assert b"FLAGS (\\Answered \\Flagged \\Seen)" in heads[0]
-                assert b'INTERNALDATE "26-Nov-2026 17:59:27 +0000"' in heads[0]
-                assert b'INTERNALDATE "27-Nov-2026 01:02:03 +0200"' in heads[1]
-            finally:
-                imap.logout()
+        imap = imaplib.IMAP4("127.0.0.1", served.port("imap"), timeout=20)
+        try:
+            imap.starttls(context)
+            imap.login("alice@example.com", "alice-pw")
+            imap.select("INBOX", readonly=True)
+            typ, data = imap.uid("FETCH", "1:*", "(FLAGS INTERNALDATE BODY.PEEK[])")
+            assert typ == "OK"
+            bodies = [part[1] for part in data if isinstance(part, tuple)]
+            assert bodies == EXPECTED
+            heads = [part[0] for part in data if isinstance(part, tuple)]
+            assert b"FLAGS (\\Answered \\Flagged \\Seen)" in heads[0]
+            assert b'INTERNALDATE "26-Nov-2026 17:59:27 +0000"' in heads[0]
+            assert b"FLAGS ()" in heads[1]
+            assert b'INTERNALDATE "27-Nov-2026 01:02:03 +0200"' in heads[1]
+            assert b"FLAGS (\\Deleted \\Draft)" in heads[2]
+            assert b'INTERNALDATE "28-Nov-2026 10:00:00 -0500"' in heads[2]
+        finally:
+            imap.logout()
         code, _, err = served.stop()
         assert code == 0, err
