@@ -242,7 +242,8 @@ def smtp_upstream(provider: Provider, directory: Path, *, tls: TLSMode) -> Itera
     upstream = SmtpUpstream(port=port, cert=cert)
     options: dict[str, Any] = {
         "authenticator": _no_passwords,
-        "auth_require_tls": tls is not TLSMode.PLAIN,
+        # aiosmtpd knows STARTTLS only: under implicit TLS it would hide AUTH.
+        "auth_require_tls": tls is TLSMode.STARTTLS,
         "server_hostname": "upstream.test",
         "ready_timeout": 10,
     }
