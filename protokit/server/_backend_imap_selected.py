@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import datetime as _dt
 import logging
-from collections.abc import AsyncIterator, Sequence
-from typing import TYPE_CHECKING
+from collections.abc import AsyncIterator, Callable, Sequence
+from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
 from ..imap import SearchKey
 from ..net import CopyResult, MailboxChanges, MailboxError, MessageInfo, StoreResult
@@ -39,6 +39,8 @@ __all__: list[str] = []
 
 log = logging.getLogger("protokit.server.imap")
 
+_P = ParamSpec("_P")
+_T = TypeVar("_T")
 _MODES = {"": FlagMode.SET, "+": FlagMode.ADD, "-": FlagMode.REMOVE}
 
 
@@ -138,6 +140,14 @@ class StoreSelectedMailbox:
     def uids(self) -> Sequence[int]:
         return list(self._uids)
 
+    async def _call(self, fn: Callable[_P, _T], *args: _P.args, **kwargs: _P.kwargs) -> _T:
+        """A store call about this mailbox: if another session deleted it,
+        the command fails "NO [NONEXISTENT]" (the session may select another)."""
+        try:
+            return await self._astore.call(fn, *args, **kwargs)
+        except NoSuchMailbox:
+            raise MailboxError("The mailbox no longer exists", "NONEXISTENT") from None
+
     # -- reading ---------------------------------------------------------------------
 
     def _remember(self, infos: Sequence[StoredInfo]) -> list[MessageInfo]:
@@ -152,7 +162,7 @@ class StoreSelectedMailbox:
         if not uids:
             return []
         store = self._astore.store
-        return await self._astore.call(store.fetch, self._id, uid_ranges(uids))
+        return await self._call(store.fetch, self._id, uid_ranges(uids))
 
     async def fetch(self, uids: Sequence[int]) -> Sequence[MessageInfo]:
         by_uid = {m.uid: m for m in self._remember(await self._fetch_stored(uids))}
@@ -170,6 +180,10 @@ class StoreSelectedMailbox:
         try:
             async for chunk in chunks:
                 yield chunk
+        except StoreError:
+            # Deleted meanwhile by another session: the body ends short,
+            # and the server closes the connection (half a literal is out).
+            log.info("a message was deleted while being read")
         finally:
             # Closed at once when the reader stops early (a header-only FETCH).
             aclose = getattr(chunks, "aclose", None)
@@ -180,7 +194,7 @@ class StoreSelectedMailbox:
         store = self._astore.store
         now = _dt.datetime.now(_dt.UTC).timestamp()
         try:
-            return await self._astore.call(
+            return await self._call(
                 search_mailbox, store, self._account_id, self._id, keys, list(view), now
             )
         except InvalidName as exc:
@@ -211,9 +225,10 @@ class StoreSelectedMailbox:
         try:
             if gm_labels is not None:
                 labels = [label.decode("utf-8") for label in gm_labels]
+                # A label without its mailbox (\\Starred ...) is NoSuchMailbox too.
                 await self._astore.call(store.store_labels, self._id, ranges, flag_mode, labels)
             else:
-                result = await self._astore.call(
+                result = await self._call(
                     store.store_flags,
                     self._id,
                     ranges,
@@ -240,7 +255,7 @@ class StoreSelectedMailbox:
     async def copy(self, uids: Sequence[int], destination: str) -> CopyResult:
         target = await self._target(destination)
         store = self._astore.store
-        result = await self._astore.call(store.copy, self._id, uid_ranges(uids), target)
+        result = await self._call(store.copy, self._id, uid_ranges(uids), target)
         return _copy_result(result.uidvalidity, result.mapping)
 
     async def move(self, uids: Sequence[int], destination: str) -> CopyResult:
@@ -251,7 +266,7 @@ class StoreSelectedMailbox:
             raise MailboxError("Messages stay in All Mail: COPY adds a label", "CANNOT")
         target = await self._target(destination)
         store = self._astore.store
-        result = await self._astore.call(store.move, self._id, uid_ranges(uids), target)
+        result = await self._call(store.move, self._id, uid_ranges(uids), target)
         return _copy_result(result.uidvalidity, result.mapping)
 
     async def expunge(self, uids: Sequence[int] | None = None) -> Sequence[int]:
@@ -260,7 +275,7 @@ class StoreSelectedMailbox:
             return []
         store = self._astore.store
         ranges = None if uids is None else uid_ranges(uids)
-        return await self._astore.call(store.expunge, self._id, ranges)
+        return await self._call(store.expunge, self._id, ranges)
 
     # -- changes -------------------------------------------------------------------
 
@@ -336,7 +351,10 @@ class StoreSelectedMailbox:
             # A flag change from another session not resolved by
             # wait_for_changes (NOOP and friends): one short read.
             store = self._astore.store
-            self._take_resolved(store.fetch(self._id, uid_ranges(sorted(self._flag_uids))))
+            try:
+                self._take_resolved(store.fetch(self._id, uid_ranges(sorted(self._flag_uids))))
+            except StoreError:  # the mailbox was deleted: nothing to report
+                self._flag_uids.clear()
         result = MailboxChanges(
             added=tuple(self._added),
             expunged=tuple(self._expunged),
@@ -352,7 +370,10 @@ class StoreSelectedMailbox:
         while True:
             self._drain()
             if self._flag_uids:
-                self._take_resolved(await self._fetch_stored(sorted(self._flag_uids)))
+                try:
+                    self._take_resolved(await self._fetch_stored(sorted(self._flag_uids)))
+                except MailboxError:  # the mailbox was deleted: nothing to report
+                    self._flag_uids.clear()
             if self._added or self._expunged or self._resolved:
                 return
             self._absorb(await self._sub.receive())

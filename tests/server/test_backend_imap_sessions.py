@@ -210,3 +210,23 @@ async def test_oauthbearer_error_challenge(store: Store) -> None:
             assert await w.ask(b"AQ==\r\n", b"\r\n") == (
                 b"a NO [AUTHENTICATIONFAILED] Authentication failed\r\n"
             )
+
+
+async def test_a_mailbox_deleted_by_another_session(store: Store, alice: Account) -> None:
+    work = store.create_mailbox(alice.id, "Work")
+    store.append(work.id, writer_with(store, [ONE]))
+    async with imap_server(store) as running, client(running.port) as a, client(running.port) as b:
+        assert (await a.ask(b"a1 SELECT Work\r\n")).startswith(b"* FLAGS ")
+        assert await b.ask(b"b1 DELETE Work\r\n") == b"b1 OK DELETE completed\r\n"
+        assert await a.ask(b"a2 FETCH 1 (FLAGS)\r\n") == (
+            b"a2 NO [NONEXISTENT] The mailbox no longer exists\r\n"
+        )
+        assert await a.ask(b"a3 STORE 1 +FLAGS (\\Seen)\r\n") == (
+            b"a3 NO [NONEXISTENT] The mailbox no longer exists\r\n"
+        )
+        assert await a.ask(b"a4 NOOP\r\n") == b"a4 OK NOOP completed\r\n"
+        assert (await a.ask(b"a5 SELECT INBOX\r\n")).endswith(
+            b"a5 OK [READ-WRITE] SELECT completed\r\n"
+        )
+    # The message stays in All Mail (the label model).
+    assert len(store.fetch(store.mailbox(alice.id, "All Mail").id)) == 1
