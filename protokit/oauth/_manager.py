@@ -7,6 +7,7 @@ create an account's tokens (device and PKCE)."""
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import random
 import sys
@@ -59,6 +60,15 @@ def _utcnow() -> datetime:
 class _Account:
     lock: anyio.Lock = field(default_factory=anyio.Lock)
     token: AccessToken | None = None
+    # sha256 of a refresh token the provider refused: not sent again (a new
+    # authorization stores a different one).
+    refused: bytes | None = None
+    # Tokens from a refresh whose save failed, kept until a save succeeds.
+    unsaved: StoredTokens | None = None
+
+
+def _fingerprint(token: Secret[str]) -> bytes:
+    return hashlib.sha256(token.expose().encode("utf-8", "surrogatepass")).digest()
 
 
 class TokenManager:
@@ -137,11 +147,17 @@ class TokenManager:
                 self.refresh_margin, self.clock()
             ):
                 return current
-            state.token = await self._refresh(account)
+            state.token = await self._refresh(account, state)
             return state.token
 
-    async def _refresh(self, account: str) -> AccessToken:
-        stored = await anyio.to_thread.run_sync(self.storage.load, account)
+    async def _refresh(self, account: str, state: _Account) -> AccessToken:
+        if state.unsaved is not None:
+            # The last refresh could not be saved: save it now (or fail again),
+            # since the provider may already have retired the stored token.
+            await anyio.to_thread.run_sync(self.storage.save, account, state.unsaved)
+            stored, state.unsaved = state.unsaved, None
+        else:
+            stored = await anyio.to_thread.run_sync(self.storage.load, account)
         now = self.clock()
         if (
             stored.access_token is not None
@@ -154,8 +170,15 @@ class TokenManager:
             )
         if stored.refresh_token is None:
             raise AuthorizationNeeded(account, "no refresh token is stored for it")
+        fingerprint = _fingerprint(stored.refresh_token)
+        if state.refused == fingerprint:
+            raise AuthorizationNeeded(account, "the provider refused its refresh token")
         provider = self.provider_for(account)
-        answer = await self._request_with_retries(account, provider, stored.refresh_token)
+        try:
+            answer = await self._request_with_retries(account, provider, stored.refresh_token)
+        except AuthorizationNeeded:
+            state.refused = fingerprint
+            raise
         access = answer.access(self.clock(), default_lifetime=self.default_lifetime)
         # Store the rotated refresh token (or keep the old one) before anyone
         # sees the new access token: a crash now must not lose the grant.
@@ -168,7 +191,12 @@ class TokenManager:
             expires_at=access.expires_at,
             scope=access.scope or stored.scope,
         )
-        await anyio.to_thread.run_sync(self.storage.save, account, tokens)
+        try:
+            await anyio.to_thread.run_sync(self.storage.save, account, tokens)
+        except BaseException:
+            # Nobody gets the access token; the next call retries the save.
+            state.unsaved = tokens
+            raise
         _log.info(
             "account=%s refreshed access token, expires_at=%s rotated=%s",
             account,

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import threading
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -168,19 +169,26 @@ async def test_rotated_token_is_stored_before_the_access_token_is_returned(
     assert stored(setup, tmp_path).refresh_token == Secret(current or "")
 
 
-async def test_a_failed_save_hands_out_nothing(setup: Setup) -> None:
+async def test_a_failed_save_hands_out_nothing_and_is_retried(
+    setup: Setup, tmp_path: Path
+) -> None:
     def broken_save(account: str, tokens: StoredTokens) -> None:
         raise OSError(28, "No space left on device")
 
     setup.storage.save = broken_save  # type: ignore[method-assign]
-    with pytest.raises(OSError, match="No space left"):
-        await setup.manager.access_token(ACCOUNT)
-    del setup.storage.save
-    # The rotated token was lost with the failed write: the grant needs
-    # re-authorization, and the manager says so rather than looping.
-    with pytest.raises(AuthorizationNeeded):
-        await setup.manager.access_token(ACCOUNT)
-    assert setup.provider.token_requests == {"refresh_token": 2}
+    for _ in range(2):
+        with pytest.raises(OSError, match="No space left"):
+            await setup.manager.access_token(ACCOUNT)
+    assert setup.provider.token_requests == {"refresh_token": 1}
+    del setup.storage.save  # the disk has room again
+    token = await setup.manager.access_token(ACCOUNT)
+    # The rotated token from the first refresh was kept in memory and is now
+    # on disk; the access token it came with is the one handed out.
+    assert setup.provider.token_requests == {"refresh_token": 1}
+    assert setup.provider.is_active(token.token.expose())
+    on_disk = stored(setup, tmp_path)
+    assert on_disk.refresh_token == Secret(setup.provider.current_refresh_token(setup.grant) or "")
+    assert on_disk.access_token == token.token
 
 
 async def test_revoked_grant_needs_authorization(
@@ -197,6 +205,17 @@ async def test_revoked_grant_needs_authorization(
     assert setup.provider.token_requests == {"refresh_token": 1}  # no retry loop
     assert "run protokit proxy authorize alice@example.com" in caplog.text
     assert (setup.grant.refresh_token or "?") not in caplog.text
+    # The refused grant is not sent again, however many logins follow...
+    for _ in range(3):
+        with pytest.raises(AuthorizationNeeded, match="refused its refresh token; run: protokit"):
+            await setup.manager.access_token(ACCOUNT)
+    assert setup.provider.token_requests == {"refresh_token": 1}
+    # ...until the account is authorized again (a new refresh token is stored).
+    fresh = setup.provider.issue(ACCOUNT)
+    setup.storage.save(ACCOUNT, StoredTokens(refresh_token=Secret(fresh.refresh_token or "")))
+    token = await setup.manager.access_token(ACCOUNT)
+    assert setup.provider.is_active(token.token.expose())
+    assert setup.provider.token_requests == {"refresh_token": 2}
 
 
 async def test_reuse_of_a_rotated_token_is_invalid_grant(setup: Setup, tmp_path: Path) -> None:
@@ -355,13 +374,16 @@ class Browser:
         self.pages: list[tuple[int, str]] = []
         self.threads: list[threading.Thread] = []
 
-    def open(self, url: str) -> None:
+    def open(self, *urls: str) -> None:
+        """Visit ``urls`` one after the other, in a thread."""
+
         def visit() -> None:
-            try:
-                with urllib.request.urlopen(url, timeout=10) as response:
-                    self.pages.append((response.status, response.read().decode()))
-            except urllib.error.HTTPError as error:
-                self.pages.append((error.code, error.read().decode()))
+            for url in urls:
+                try:
+                    with urllib.request.urlopen(url, timeout=10) as response:
+                        self.pages.append((response.status, response.read().decode()))
+                except urllib.error.HTTPError as error:
+                    self.pages.append((error.code, error.read().decode()))
 
         thread = threading.Thread(target=visit)
         thread.start()
@@ -380,7 +402,9 @@ async def test_pkce_flow_end_to_end(tmp_path: Path) -> None:
 
         def show(url: str) -> None:
             urls.append(url)
-            browser.open(url)
+            query = urllib.parse.parse_qs(urllib.parse.urlsplit(url).query)
+            listener = query["redirect_uri"][0].rsplit("/", 1)[0]
+            browser.open(listener + "/favicon.ico", url)  # a stray request first: 404
 
         token = await authorize_pkce(
             config(provider),
@@ -395,8 +419,9 @@ async def test_pkce_flow_end_to_end(tmp_path: Path) -> None:
         assert urls[0].startswith(provider.authorize_url + "?response_type=code&client_id=")
         assert "code_challenge_method=S256" in urls[0]
         assert "redirect_uri=http%3A%2F%2F127.0.0.1%3A" in urls[0]
-        assert browser.pages[0][0] == 200
-        assert "Authorization received. You can close this window." in browser.pages[0][1]
+        assert browser.pages[0][0] == 404
+        assert browser.pages[1][0] == 200
+        assert "Authorization received. You can close this window." in browser.pages[1][1]
         assert provider.token_requests == {"authorization_code": 1}
         grant = provider.grants()[-1]
         assert grant.user == "carol@example.com"
