@@ -374,3 +374,40 @@ async def test_envelope_and_header_sections_read_only_the_header(
         reply = await w.ask(b"c FETCH 1 (ENVELOPE BODY.PEEK[])\r\n")
         assert reply.endswith(big + b")\r\nc OK FETCH completed\r\n")
         assert sum(read) == len(big)
+
+
+async def test_namespace_id_unselect_close_and_threads(store: Store, alice: Account) -> None:
+    fill(store)
+    reply = b"Subject: Re: one\r\nIn-Reply-To: <1@x>\r\nReferences: <1@x>\r\n\r\nreply\r\n"
+    deliver(store, "alice@example.com", reply)
+    async with imap_server(store) as running, client(running.port) as w:
+        assert await w.ask(b"a NAMESPACE\r\n") == (
+            b'* NAMESPACE (("" "/")) NIL NIL\r\na OK NAMESPACE completed\r\n'
+        )
+        assert await w.ask(b'b ID ("name" "test")\r\n') == (
+            b'* ID ("name" "protokit")\r\nb OK ID completed\r\n'
+        )
+        await w.ask(b"c SELECT INBOX\r\n")
+        # Gmail's threads: the reply shares the first message's X-GM-THRID.
+        assert await w.ask(b"d FETCH 1:* (X-GM-MSGID X-GM-THRID)\r\n") == (
+            b"* 1 FETCH (X-GM-MSGID 1 X-GM-THRID 1)\r\n"
+            b"* 2 FETCH (X-GM-MSGID 2 X-GM-THRID 2)\r\n"
+            b"* 3 FETCH (X-GM-MSGID 3 X-GM-THRID 1)\r\n"
+            b"d OK FETCH completed\r\n"
+        )
+        assert await w.ask(b"e UID SEARCH X-GM-THRID 1\r\n") == (
+            b"* SEARCH 1 3\r\ne OK UID SEARCH completed\r\n"
+        )
+        assert await w.ask(b'f UID SEARCH X-GM-RAW "second body"\r\n') == (
+            b"* SEARCH 2\r\nf OK UID SEARCH completed\r\n"
+        )
+        await w.ask(b"g STORE 1 +FLAGS.SILENT (\\Deleted)\r\n")
+        # UNSELECT leaves \Deleted messages alone; CLOSE expunges them silently.
+        assert await w.ask(b"h UNSELECT\r\n") == b"h OK UNSELECT completed\r\n"
+        await w.ask(b"i SELECT INBOX\r\n")
+        assert await w.ask(b"j CLOSE\r\n") == b"j OK CLOSE completed\r\n"
+        assert await w.ask(b"k STATUS INBOX (MESSAGES)\r\n") == (
+            b"* STATUS INBOX (MESSAGES 2)\r\nk OK STATUS completed\r\n"
+        )
+    inbox = store.mailbox(alice.id, "INBOX").id
+    assert [m.uid for m in store.fetch(inbox)] == [2, 3]
