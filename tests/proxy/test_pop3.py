@@ -12,7 +12,9 @@ import anyio
 import pytest
 
 from protokit.net import TLSMode
+from protokit.pop3 import Capabilities
 from protokit.proxy import AccountConfig
+from protokit.proxy._pop3 import local_capabilities
 from tests.interop.oauth_provider import Provider, oauth_provider
 from tests.interop.peers import Dovecot, dovecot
 from tests.interop.pop3_peers import deliver_maildir
@@ -87,3 +89,28 @@ async def test_poplib_user_pass_retr_exact_bytes_and_quit_deletes(
         await anyio.to_thread.run_sync(session)
     assert not files[0].exists()
     assert [p.read_bytes() for p in upstream.maildir(user).glob("*/*")] == [MESSAGES[1]]
+
+
+def test_local_capa_is_rebuilt_from_the_upstreams_parsed_capa() -> None:
+    upstream = Capabilities(
+        capabilities=(
+            ("TOP", ()),
+            ("UIDL", ()),
+            ("SASL", ("XOAUTH2", "OAUTHBEARER")),
+            ("STLS", ()),
+            ("PIPELINING", ()),
+            ("LOGIN-DELAY", ("900",)),
+            ("EXPIRE", ("NEVER",)),
+            ("UTF8", ()),
+            ("IMPLEMENTATION", ("Dovecot",)),
+        )
+    )
+    caps, delay, expire = local_capabilities(upstream, starttls=False)
+    assert caps == {
+        "USER", "SASL", "RESP-CODES", "AUTH-RESP-CODE", "IMPLEMENTATION",
+        "TOP", "UIDL", "PIPELINING", "LOGIN-DELAY", "EXPIRE",
+    }  # fmt: skip
+    assert (delay, expire) == (900, "NEVER")
+    caps, delay, expire = local_capabilities(None, starttls=True)
+    assert caps == {"USER", "SASL", "RESP-CODES", "AUTH-RESP-CODE", "IMPLEMENTATION", "STLS"}
+    assert (delay, expire) == (None, None)

@@ -11,6 +11,9 @@ import anyio
 import pytest
 
 from protokit.net import TLSMode
+from protokit.proxy._smtp import local_extensions
+from protokit.smtp import Extension, Reply
+from protokit.smtp._parse import parse_capabilities
 from tests.interop.oauth_provider import Provider, oauth_provider
 
 from .pop3_smtp_helpers import (
@@ -65,3 +68,21 @@ async def test_smtplib_plain_and_login_exact_bytes_upstream_starttls(
             ("me@example.com", ["you@example.com"], MESSAGE, "alice")
         ]
         assert up.mechanisms == ["XOAUTH2"]
+
+
+def test_local_ehlo_is_rebuilt_from_the_upstreams_parsed_keywords() -> None:
+    reply = Reply(
+        code=250,
+        lines=(
+            "upstream.test", "PIPELINING", "SIZE 35882577", "8BITMIME", "SMTPUTF8",
+            "ENHANCEDSTATUSCODES", "CHUNKING", "BINARYMIME", "DSN", "STARTTLS",
+            "AUTH XOAUTH2 OAUTHBEARER", "REQUIRETLS",
+        ),
+    )  # fmt: skip
+    extensions, size = local_extensions(parse_capabilities(reply))
+    assert extensions == {
+        Extension.PIPELINING, Extension.SIZE, Extension.EIGHTBITMIME, Extension.SMTPUTF8,
+        Extension.ENHANCEDSTATUSCODES,
+    }  # fmt: skip
+    assert size == 35882577
+    assert local_extensions(None) == (frozenset(), 64 * 1024 * 1024)
