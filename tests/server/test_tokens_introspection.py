@@ -1,6 +1,6 @@
 """protokit serve's bearer tokens checked at an RFC 7662 introspection
-endpoint (the fake provider): serve_smtp and serve_pop3 on the store
-backends accept an introspected token, refuse a revoked, unknown-user or
+endpoint (the fake provider): serve_smtp, serve_pop3 and serve_imap on the
+store backends accept an introspected token, refuse a revoked, unknown-user or
 foreign one with the mechanism's error challenge, and end the session at the
 token's ``exp``."""
 
@@ -16,10 +16,10 @@ from contextlib import asynccontextmanager
 import anyio
 import pytest
 
-from protokit.net import Listener, ServerInfo, serve_pop3, serve_smtp
+from protokit.net import Listener, ServerInfo, serve_imap, serve_pop3, serve_smtp
 from protokit.oauth import HTTPTransport, IntrospectionValidator, OAuthProvider
 from protokit.pop3 import ServerConfig as POP3Config
-from protokit.server import Account, AsyncStore, Store, TokenValidator
+from protokit.server import Account, AsyncStore, Store, StoreIMAPBackend, TokenValidator
 from protokit.server._backend_pop3 import StorePOP3Backend
 from protokit.server._backend_smtp import StoreSMTPBackend
 from protokit.smtp import ServerConfig as SMTPConfig
@@ -30,8 +30,10 @@ from tests.interop.oauth_provider import (
     Provider,
     oauth_provider,
 )
+from tests.net.test_imap_server import Wire as IMAPWire
 from tests.net.test_smtp_server import Wire
 from tests.server.conftest import Clock
+from tests.server.imap_helpers import LOOPBACK
 
 SMTP_CONFIG = SMTPConfig(
     hostname="mx.test",
@@ -251,3 +253,35 @@ async def test_the_session_ends_at_the_introspected_exp(store: Store, alice: Acc
             assert await w.ask(b"NOOP\r\n") == b"250 2.0.0 OK\r\n"
             assert await w.eof() == b"421 4.7.0 The access token expired, authenticate again\r\n"
         assert not provider.is_active(token)
+
+
+async def test_imap_accepts_an_introspected_token_and_refuses_it_once_revoked(
+    store: Store, alice: Account, provider: Provider
+) -> None:
+    grant = provider.issue("alice@example.com")
+    token = next(iter(grant.access_tokens))
+    backend = StoreIMAPBackend(AsyncStore(store), tokens=validator(store, provider))
+    async with anyio.create_task_group() as tg:
+        info = await tg.start(
+            lambda task_status: serve_imap(
+                backend, [Listener(name="imap")], config=LOOPBACK, task_status=task_status
+            )
+        )
+        for revoked in (False, True):
+            if revoked:
+                provider.revoke(grant)
+            stream = await anyio.connect_tcp("127.0.0.1", info.port("imap"))
+            async with stream:
+                w = IMAPWire(stream)
+                await w.line()
+                command = b"a AUTHENTICATE XOAUTH2 " + xoauth2("alice@example.com", token)
+                if not revoked:
+                    assert await w.ask(command + b"\r\n") == b"a OK Logged in\r\n"
+                    continue
+                reply = await w.ask(command + b"\r\n", b"\r\n")
+                assert json.loads(base64.b64decode(reply[2:-2])) == XOAUTH2_CHALLENGE
+                assert await w.ask(b"\r\n", b"\r\n") == (
+                    b"a NO [AUTHENTICATIONFAILED] Authentication failed\r\n"
+                )
+        tg.cancel_scope.cancel()
+    assert provider.introspections == 2
