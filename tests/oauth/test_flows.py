@@ -9,6 +9,8 @@ import urllib.parse
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from protokit.oauth import (
     AccessDenied,
@@ -494,3 +496,45 @@ def test_introspection_endpoint_errors() -> None:
         parse_introspection(401, JSON, body({"error": "invalid_client"}))
     with pytest.raises(TransientError):
         parse_introspection(503, [], b"")
+
+
+# -- any input parses or raises OAuthError (the fuzz invariant) -----------------------
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+    ),
+    max_leaves=12,
+)
+token_keys = st.sampled_from(
+    ["access_token", "token_type", "expires_in", "refresh_token", "scope", "error",
+     "error_description", "active", "exp", "iat", "username", "sub", "device_code",
+     "user_code", "verification_uri", "interval"]
+)  # fmt: skip
+objects = st.dictionaries(token_keys, json_values, max_size=8)
+
+
+@given(
+    status=st.sampled_from([200, 201, 302, 400, 401, 404, 429, 500, 503]),
+    body=st.binary(max_size=64) | objects.map(lambda o: json.dumps(o).encode()),
+    retry_after=st.none() | st.text(max_size=30),
+)
+def test_parsers_return_or_raise_oauth_errors(
+    status: int, body: bytes, retry_after: str | None
+) -> None:
+    headers = [] if retry_after is None else [("Retry-After", retry_after)]
+    for parse in (parse_token_response, parse_introspection, parse_device_authorization):
+        try:
+            parse(status, headers, body)
+        except OAuthError:
+            pass
+
+
+@given(query=st.text(max_size=60))
+def test_parse_redirect_returns_or_raises_oauth_errors(query: str) -> None:
+    auth = AuthorizationRequest.create(BASIC, "http://127.0.0.1:1/")
+    try:
+        auth.parse_redirect("/?" + query)
+    except OAuthError:
+        pass
