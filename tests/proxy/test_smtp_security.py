@@ -219,3 +219,53 @@ async def test_upstream_refusing_the_token_gives_535_5_7_8_after_the_error_chall
     )
     # The error challenge was answered with the single 0x01 (RFC 7628 3.2.3).
     assert lines[2] == b"AQ=="
+
+
+async def test_pipelined_commands_are_relayed_one_by_one_with_the_upstreams_exact_replies(
+    provider: Provider, tmp_path: Path
+) -> None:
+    script = [
+        (None, b"220 upstream ESMTP\r\n"),
+        (b"EHLO", b"250-upstream\r\n250-PIPELINING\r\n250-ENHANCEDSTATUSCODES\r\n"
+                  b"250 AUTH XOAUTH2\r\n"),
+        (b"AUTH XOAUTH2 ", b"235 2.7.0 ok\r\n"),
+        (b"MAIL FROM:<a@x.test> SIZE=20", b"250 2.1.0 Sender <a@x.test> OK\r\n"),
+        (b"RCPT TO:<nobody@x.test>", b"550-5.1.1 no such user\r\n550 5.1.1 really\r\n"),
+        (b"RCPT TO:<b@x.test>", b"250 2.1.5 Recipient OK\r\n"),
+        (b"DATA", b"554 5.7.1 upstream policy says no\r\n"),
+        (b"VRFY b", b"252 2.1.5 cannot verify\r\n"),
+        (b"QUIT", b"221 2.0.0 bye\r\n"),
+    ]  # fmt: skip
+    async with scripted_upstream(script) as (up_port, lines, finished):
+        acct = account("smtp", provider, upstream_port=up_port, upstream_tls=TLSMode.PLAIN)
+        tokens = ProviderTokens(provider, provider.issue("alice"))
+        async with (
+            running_proxy(acct, tokens, tmp_path) as port,
+            await anyio.connect_tcp("127.0.0.1", port) as s,
+        ):
+            await s.send(
+                b"EHLO c\r\nAUTH PLAIN " + PLAIN + b"\r\n"
+                b"MAIL FROM:<a@x.test> SIZE=20\r\nRCPT TO:<nobody@x.test>\r\n"
+                b"RCPT TO:<b@x.test>\r\nDATA\r\n"
+            )  # fmt: skip
+            head = await read_until(s, b"354 ")
+            await s.send(b"Subject: x\r\n\r\nbody\r\n.\r\nVRFY b\r\nQUIT\r\n")
+            got = head + await read_to_end(s)
+        with anyio.fail_after(5):
+            await finished.wait()
+    assert got == (
+        GREETING
+        + b"250-localhost Hello c\r\n250-PIPELINING\r\n250-ENHANCEDSTATUSCODES\r\n"
+        + b"250 AUTH PLAIN LOGIN\r\n235 2.7.0 Authentication successful\r\n"
+        b"250 2.1.0 Sender <a@x.test> OK\r\n"
+        b"550-5.1.1 no such user\r\n550 5.1.1 really\r\n"
+        b"250 2.1.5 Recipient OK\r\n"
+        b"354 End data with <CR><LF>.<CR><LF>\r\n"
+        b"554 5.7.1 upstream policy says no\r\n"
+        b"252 2.1.5 cannot verify\r\n"
+        b"221 2.0.0 localhost closing connection\r\n"
+    )
+    assert lines[2:] == [
+        b"MAIL FROM:<a@x.test> SIZE=20", b"RCPT TO:<nobody@x.test>", b"RCPT TO:<b@x.test>",
+        b"DATA", b"VRFY b", b"QUIT",
+    ]  # fmt: skip
