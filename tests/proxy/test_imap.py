@@ -137,3 +137,38 @@ async def test_revoked_grant_tells_the_client_and_the_log_names_the_command(
         "account=work authorization needed (the provider refused the refresh token): "
         "run protokit proxy authorize work"
     ]
+
+
+async def test_oauthbearer_upstream_and_authenticate_plain_without_sasl_ir(
+    provider: Provider, upstream: Dovecot, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    user = fresh_user()
+    deliver_maildir(upstream, user, MESSAGES[:1])
+    tokens = GrantTokens(provider, {"work": provider.issue(user)})
+    acct = imap_account(provider, upstream, user, mechanisms=("OAUTHBEARER", "XOAUTH2"))
+    caplog.set_level(logging.DEBUG)
+    async with running_proxy(acct, tokens, tmp_path) as info:
+        port = info.port("work")
+
+        def session() -> None:
+            c = imaplib.IMAP4("127.0.0.1", port, timeout=10)
+            # imaplib sends "AUTHENTICATE PLAIN", waits for "+", then the response
+            typ, _ = c.authenticate(
+                "PLAIN", lambda _challenge: f"\0{LOCAL_USER}\0{LOCAL_PASSWORD}".encode()
+            )
+            assert typ == "OK"
+            assert c.select("INBOX") == ("OK", [b"1"])
+            assert c.fetch("1", "(BODY.PEEK[])")[1][0] == (
+                b"1 (BODY[] {%d}" % len(MESSAGES[0]),
+                MESSAGES[0],
+            )
+            c.logout()
+
+        await anyio.to_thread.run_sync(session)
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert f"account=work logged in upstream as {user} with OAUTHBEARER" in logged
+    # Neither the local password nor any token reaches a log line.
+    assert LOCAL_PASSWORD not in logged
+    for grant in tokens.grants.values():
+        for token in grant.access_tokens:
+            assert token not in logged

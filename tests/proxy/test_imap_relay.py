@@ -271,3 +271,32 @@ async def test_token_expiry_at_a_protokit_upstream_ends_the_client_session(
             assert await c.line() == b"* BYE [EXPIRED] The access token expired, log in again\r\n"
             assert await c.closed()
         tg.cancel_scope.cancel()
+
+
+async def test_oauthbearer_error_challenge_is_answered_with_ctrl_a(tmp_path: Path) -> None:
+    async def script(up: Peer) -> None:
+        await up.send(b"* OK [CAPABILITY IMAP4rev1 SASL-IR AUTH=OAUTHBEARER] hi\r\n")
+        line = await up.line()
+        assert line.startswith(b"P1 AUTHENTICATE OAUTHBEARER ")
+        assert base64.b64decode(line.split(b" ")[3]) == (
+            b"n,a=alice@example.com,\x01host=127.0.0.1\x01port=%d\x01auth=Bearer tok-1\x01\x01"
+            % up_port
+        )
+        await up.send(b"+ eyJzdGF0dXMiOiJpbnZhbGlkX3Rva2VuIn0=\r\n")
+        assert await up.line() == b"AQ==\r\n"
+        await up.send(b"P1 NO [AUTHENTICATIONFAILED] Authentication failed.\r\n")
+        assert await up.closed()
+
+    async with scripted_upstream(script) as (up_port, errors):
+        acct = scripted_account(up_port, mechanisms=("OAUTHBEARER",))
+        async with (
+            running_proxy(acct, StaticTokens(), tmp_path) as info,
+            await connect(info.port("work")) as c,
+        ):
+            await c.line()
+            await c.send(b"a LOGIN me " + LOCAL_PASSWORD.encode() + b"\r\n")
+            assert await c.line() == (
+                b"a NO [AUTHENTICATIONFAILED] the upstream refused the access token "
+                b"(OAUTHBEARER)\r\n"
+            )
+    assert errors == []
