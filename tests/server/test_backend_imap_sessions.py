@@ -1,6 +1,7 @@
 """StoreIMAPBackend across sessions and time, over loopback on asyncio and
 trio: IDLE woken by a delivery through the MX listener (StoreSMTPBackend on
-the same AsyncStore) and through AsyncStore.deliver, another session's flag
+the same AsyncStore), through AsyncStore.deliver and by a submission
+(Store.submit group-committed, as the 587/465 roles do), another session's flag
 change and expunge reported (at NOOP and during IDLE), a session
 authenticated by a bearer token ended by "* BYE [EXPIRED]" when the token
 expires, SCRAM and XOAUTH2 from the store (through open_imap), and the
@@ -42,17 +43,23 @@ async def test_idle_is_woken_by_mail_over_smtp(store: Store, alice: Account) -> 
         astore = running.astore
         await astore.deliver("alice@example.com", writer_with(store, [TWO]))
         assert await w.line() == b"* 3 EXISTS\r\n"
+        # So does mail Bob submits (the submission role's store call).
+        await astore.commit(
+            store.submit, "bob@example.com", ["alice@example.com"], writer_with(store, [NEW])
+        )
+        assert await w.line() == b"* 4 EXISTS\r\n"
         assert await w.ask(b"DONE\r\n", b"\r\n") == b"b OK IDLE terminated\r\n"
         assert await w.ask(b"c UID FETCH 2:* (BODY.PEEK[])\r\n") == (
             b"* 2 FETCH (UID 2 BODY[] {30}\r\n" + NEW + b")\r\n"
             b"* 3 FETCH (UID 3 BODY[] {52}\r\n" + TWO + b")\r\n"
+            b"* 4 FETCH (UID 4 BODY[] {30}\r\n" + NEW + b")\r\n"
             b"c OK UID FETCH completed\r\n"
         )
         # Bob's mail does not wake Alice.
         assert await w.ask(b"d IDLE\r\n", b"\r\n") == b"+ idling\r\n"
         await smtp_deliver(running.smtp.port("smtp"), "bob@example.com", NEW)
         await smtp_deliver(running.smtp.port("smtp"), "alice@example.com", ONE)
-        assert await w.line() == b"* 4 EXISTS\r\n"
+        assert await w.line() == b"* 5 EXISTS\r\n"
         assert await w.ask(b"DONE\r\n", b"\r\n") == b"d OK IDLE terminated\r\n"
 
 
