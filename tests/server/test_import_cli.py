@@ -201,3 +201,33 @@ def test_imported_mail_through_pop3_and_imap(tmp_path: Path, data_dir: Path) -> 
             imap.logout()
         code, _, err = served.stop()
         assert code == 0, err
+
+
+def test_interrupted_import_exit_code(
+    tmp_path: Path, data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Ctrl-C during the import (after the second one-message batch was
+    # committed): exit 130; the committed batches stay, the third message
+    # was never stored.
+    import protokit.server._import as importer
+
+    mbox = tmp_path / "m.mbox"
+    mbox.write_bytes(MBOX)
+    real = importer.import_mail
+
+    def interrupted(*args: object, **kwargs: object) -> object:
+        def progress(messages: int, _units: int) -> None:
+            if messages == 2:
+                raise KeyboardInterrupt
+
+        kwargs.update(progress=progress, batch_messages=1)
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr("protokit.server._import_cli.import_mail", interrupted)
+    assert call("alice@example.com", str(mbox), "--data-dir", str(data_dir)) == (
+        130,
+        "protokit import: interrupted; the batches committed before stay\n",
+    )
+    with Store.open(data_dir) as store:
+        infos = store.fetch(store.mailbox(1, "INBOX").id)
+        assert [b"".join(store.read_message(1, i.gm_msgid)) for i in infos] == EXPECTED[:2]
