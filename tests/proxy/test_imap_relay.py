@@ -300,3 +300,38 @@ async def test_oauthbearer_error_challenge_is_answered_with_ctrl_a(tmp_path: Pat
                 b"(OAUTHBEARER)\r\n"
             )
     assert errors == []
+
+
+async def test_no_login_in_time_and_idle_for_too_long(tmp_path: Path) -> None:
+    async def script(up: Peer) -> None:
+        await up.send(b"* OK [CAPABILITY IMAP4rev1 SASL-IR AUTH=XOAUTH2] fake ready\r\n")
+        try:
+            await up.line()
+        except anyio.IncompleteRead:
+            return  # the client that never logged in
+        await up.send(b"P1 OK [CAPABILITY IMAP4rev1] Logged in\r\n")
+        await up.closed()
+
+    async with scripted_upstream(script) as (up_port, errors):
+        async with (
+            running_proxy(
+                scripted_account(up_port), StaticTokens(), tmp_path,
+                login_timeout=0.5, idle_timeout=0.5,
+            ) as info,
+            await connect(info.port("work")) as c,
+        ):  # fmt: skip
+            await c.line()
+            assert await c.line() == b"* BYE Autologout: no login in time\r\n"
+            assert await c.closed()
+        async with (
+            running_proxy(
+                scripted_account(up_port), StaticTokens(), tmp_path, idle_timeout=0.5
+            ) as info,
+            await connect(info.port("work")) as c,
+        ):
+            await c.line()
+            await c.send(b"a LOGIN me " + LOCAL_PASSWORD.encode() + b"\r\n")
+            assert (await c.line()).startswith(b"a OK ")
+            assert await c.line() == b"* BYE Autologout: idle for too long\r\n"
+            assert await c.closed()
+    assert errors == []
