@@ -390,7 +390,11 @@ def _maildir_files(root: Path, mailbox: str, skipped: list[str]) -> list[_Maildi
                 if entry.name.startswith("."):
                     continue
                 shown = os.path.relpath(entry.path, root)
-                st = entry.stat(follow_symlinks=True)
+                try:
+                    st = entry.stat(follow_symlinks=True)
+                except OSError as exc:  # a dangling symbolic link, say
+                    skipped.append(f"{shown}: {exc.strerror}")
+                    continue
                 if not stat.S_ISREG(st.st_mode):
                     skipped.append(f"{shown}: not a regular file")
                     continue

@@ -177,6 +177,7 @@ def test_maildir_flags_dates_folders_and_junk(
     (root / "cur" / ".hidden").write_bytes(b"not a message")  # ignored, as Maildir readers do
     (root / "cur" / "empty:2,S").write_bytes(b"")  # junk: reported
     (root / "new" / "subdir").mkdir()  # junk: reported
+    (root / "new" / "dangling").symlink_to(root / "nowhere")  # junk: reported
     (root / "tmp" / "1700000400.M9.host").write_bytes(b"Subject: in delivery\n\n")
     (root / "dovecot-uidlist").write_bytes(b"3 V1 N1\n")
     sent = maildir(root / ".Sent")
@@ -192,6 +193,7 @@ def test_maildir_flags_dates_folders_and_junk(
     assert result.mailboxes == {"INBOX": 4, "Sent": 1, "Work/Café": 1}
     assert sorted(result.skipped) == [
         "cur/empty:2,S: an empty file",
+        "new/dangling: No such file or directory",
         "new/subdir: not a regular file",
     ]
     assert stored(store, alice) == [
