@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections import deque
+from collections.abc import Awaitable, Callable
 from typing import Final
 
 import anyio
@@ -68,9 +69,6 @@ from ..sasl import VerifyPassword
 from ..wire import DotStuffer, ReceiveBuffer
 from ._session import ProxyContext
 from ._smtp_pop3_io import (
-    LOCAL,
-    UPSTREAM,
-    Duplex,
     PeerGone,
     UpstreamAuthError,
     aclose_quietly,
@@ -293,29 +291,23 @@ class _Session:
     # -- after login: the relay -----------------------------------------------------
 
     async def relay(self, srv: ServerConnection, unread: bytes) -> None:
-        assert self.upstream is not None
-        duplex = Duplex(self.local, self.upstream)
-        async with anyio.create_task_group() as tg:
-            await tg.start(duplex.run)
-            try:
-                await _Relay(self, srv, duplex, unread).run()
-            finally:
-                tg.cancel_scope.cancel()
+        await _Relay(self, srv, unread).run()
 
 
 class _Relay:
-    """The TRANSACTION state, relayed command by command."""
+    """The TRANSACTION state: every command parsed and sent again upstream,
+    every reply parsed and written again for the client."""
 
-    def __init__(
-        self, session: _Session, srv: ServerConnection, duplex: Duplex, unread: bytes
-    ) -> None:
+    def __init__(self, session: _Session, srv: ServerConnection, unread: bytes) -> None:
         self.s = session
         self.up = session.up
-        self.duplex = duplex
+        assert session.upstream is not None
+        self.upstream = session.upstream
         self.buf = ReceiveBuffer(unread)
         # Replies owed to the client in order: bytes the proxy answers itself,
         # or the command whose upstream reply is awaited.
         self.owed: deque[bytes | Command] = deque()
+        # What goes to the client next, in order; either task flushes it.
         self.out: list[bytes] = []
         self.capa = ok_line("Capability list follows") + multiline(
             c.encode("utf-8") for c in srv.capability_lines()
@@ -325,30 +317,77 @@ class _Relay:
         self.errors = 0
         self.quitting = False
         self.done = False
+        self.local_lock = anyio.Lock()
+        self.upstream_lock = anyio.Lock()
+        self.space = anyio.Event()
 
     async def run(self) -> None:
-        s = self.s
-        limits = s.limits
-        while not self.done:
-            self.read_commands()
-            await s.flush_upstream()
-            self.read_replies()
-            await s.to_local(b"".join(self.out))
+        """One task per direction, each reading its own stream (so no read is
+        ever cancelled half-way); they share the codecs, whose calls never
+        await, and write through one lock per stream."""
+        failures: list[Exception] = []
+
+        async def direction(
+            step: Callable[[anyio.CancelScope], Awaitable[None]], scope: anyio.CancelScope
+        ) -> None:
+            try:
+                await step(scope)
+            except (PeerGone, TimeoutError, TransportError) as exc:
+                # Either side gone or silent ends the session: re-raised
+                # below as itself, not as an exception group.
+                failures.append(exc)
+                scope.cancel()
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(direction, self.client_to_upstream, tg.cancel_scope)
+            tg.start_soon(direction, self.upstream_to_client, tg.cancel_scope)
+        if failures:
+            raise failures[0]
+
+    async def flush(self) -> None:
+        """Send what is owed to the upstream, then to the client, in order."""
+        async with self.upstream_lock:
+            await send(self.upstream, self.up.data_to_send(), self.s.limits.upstream_timeout)
+        self.pay_local()
+        async with self.local_lock:
+            data = b"".join(self.out)
             self.out.clear()
-            if self.done or (self.quitting and not self.owed):
+            await send(self.s.local, data, self.s.limits.upstream_timeout)
+
+    async def client_to_upstream(self, scope: anyio.CancelScope) -> None:
+        limits = self.s.limits
+        while True:
+            self.read_commands()
+            await self.flush()
+            if self.quitting:
+                if not self.owed:
+                    scope.cancel()
+                return  # the other direction relays the rest, then ends
+            if len(self.owed) >= _MAX_QUEUED:
+                # The client pipelines faster than the upstream answers: TCP
+                # holds it back, not memory.
+                await self.space.wait()
+                self.space = anyio.Event()
+                continue
+            data = await receive(self.s.local, limits.idle_timeout)
+            if not data:
+                self.s.log.info("the client closed the connection without QUIT")
+                scope.cancel()
                 return
-            waiting = any(not isinstance(x, bytes) for x in self.owed)
-            if waiting or len(self.owed) >= _MAX_QUEUED:
-                side, data = await self.duplex.next((UPSTREAM,), limits.upstream_timeout)
-            else:
-                side, data = await self.duplex.next((LOCAL, UPSTREAM), limits.idle_timeout)
-            if side == LOCAL:
-                if not data:
-                    s.log.info("the client closed the connection without QUIT")
-                    return
-                self.buf.feed(data)
-            else:
-                self.up.receive_data(data)
+            self.buf.feed(data)
+
+    async def upstream_to_client(self, scope: anyio.CancelScope) -> None:
+        limits = self.s.limits
+        while True:
+            self.read_replies()
+            await self.flush()
+            self.space.set()
+            if self.done or (self.quitting and not self.owed):
+                scope.cancel()
+                return
+            awaiting = any(not isinstance(x, bytes) for x in self.owed)
+            timeout = limits.upstream_timeout if awaiting else limits.idle_timeout
+            self.up.receive_data(await receive(self.upstream, timeout))
 
     # -- client to upstream -------------------------------------------------------
 
