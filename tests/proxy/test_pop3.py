@@ -15,6 +15,7 @@ from protokit.net import TLSMode
 from protokit.pop3 import Capabilities
 from protokit.proxy import AccountConfig
 from protokit.proxy._pop3 import local_capabilities
+from protokit.wire import Secret
 from tests.interop.oauth_provider import Provider, oauth_provider
 from tests.interop.peers import Dovecot, dovecot
 from tests.interop.pop3_peers import deliver_maildir
@@ -23,6 +24,7 @@ from .pop3_smtp_helpers import (
     LOCAL_PASSWORD,
     LOCAL_USER,
     ProviderTokens,
+    Token,
     account,
     fresh_user,
     running_proxy,
@@ -114,3 +116,40 @@ def test_local_capa_is_rebuilt_from_the_upstreams_parsed_capa() -> None:
     caps, delay, expire = local_capabilities(None, starttls=True)
     assert caps == {"USER", "SASL", "RESP-CODES", "AUTH-RESP-CODE", "IMPLEMENTATION", "STLS"}
     assert (delay, expire) == (None, None)
+
+
+class StaleTokens(ProviderTokens):
+    """Hands out a token the provider has since revoked (as a cache would)."""
+
+    stale = ""
+
+    async def access_token(self, grant: str) -> Token:
+        self.requests += 1
+        return Token(Secret(self.stale))
+
+
+@pytest.mark.parametrize("mechanism", ["XOAUTH2", "OAUTHBEARER"])
+async def test_dovecot_refusing_a_dead_token_gives_err_auth_after_the_error_challenge(
+    provider: Provider, upstream: Dovecot, tmp_path: Path, mechanism: str
+) -> None:
+    user = fresh_user()
+    grant = provider.issue(user)
+    tokens = StaleTokens(provider, grant)
+    tokens.stale = provider.access_token(grant)
+    provider.revoke(grant)
+    acct = pop3_account(provider, upstream, user, mechanisms=(mechanism,))
+    async with running_proxy(acct, tokens, tmp_path) as port:
+
+        def session() -> None:
+            c = poplib.POP3("127.0.0.1", port, timeout=10)
+            c.user(LOCAL_USER)
+            with pytest.raises(poplib.error_proto) as err:
+                c.pass_(LOCAL_PASSWORD)
+            # Dovecot's own text: it answers only once the proxy has answered
+            # its error challenge (empty line for XOAUTH2, AQ== for OAUTHBEARER).
+            assert err.value.args[0] == (
+                b"-ERR [AUTH] the upstream server refused the access token: Authentication failed."
+            )
+            c.quit()
+
+        await anyio.to_thread.run_sync(session)
