@@ -397,7 +397,7 @@ class AuthorizationRequest:
     """One authorization code attempt: the URL for the user's browser and
     what the redirect and the code exchange are checked against."""
 
-    url: str
+    url: str = field(repr=False)  # carries the state
     redirect_uri: str
     state: Secret[str]
     verifier: Secret[str]

@@ -236,7 +236,8 @@ class Provider:
         self, count: int, *, status: int = 503, retry_after: float | None = None
     ) -> None:
         """Answer the next ``count`` token requests with ``status`` (with
-        ``Retry-After`` when given) before looking at them."""
+        ``Retry-After`` when given) before looking at them; ``status=0``
+        closes the connection without any answer (a reset mid-request)."""
         with self.lock:
             self._failures.extend([(status, retry_after)] * count)
 
@@ -532,6 +533,9 @@ class Provider:
                     delay = self._token_delay
                     if self._failures:
                         status, retry_after = self._failures.pop(0)
+                        if status == 0:
+                            self._log(method, path, grant_type, 0, "disconnected")
+                            return 0, [], b""
                         if retry_after is not None:
                             extra.append(("Retry-After", str(int(retry_after))))
                         raise _OAuthFailure("temporarily_unavailable", "try again later", status)
@@ -674,6 +678,8 @@ class _Server:
                     return
                 method, target, headers, body = request
                 status, out_headers, payload = self.provider.handle(method, target, headers, body)
+                if status == 0:
+                    return  # fail_next(status=0): hang up without answering
                 self._send(conn, h, status, out_headers, payload)
                 if h.our_state is h11.MUST_CLOSE or h.their_state is h11.MUST_CLOSE:
                     return

@@ -191,6 +191,10 @@ def test_authorization_url_and_redirect() -> None:
         "scope": "mail offline_access",
     }
     state = auth.state.expose()
+    assert repr(auth) == (
+        "AuthorizationRequest(redirect_uri='http://127.0.0.1:5000/callback',"
+        " state=Secret('[REDACTED]'), verifier=Secret('[REDACTED]'))"
+    )
     code = auth.parse_redirect(f"/callback?code=c%2F1&state={state}")
     assert code.expose() == "c/1"
     request = authorization_code_request(BASIC, auth, code)

@@ -238,6 +238,14 @@ async def test_transient_errors_are_retried_with_backoff(setup: Setup) -> None:
         assert 2**n / 2 <= delay <= 2**n
 
 
+async def test_a_dropped_connection_is_retried(setup: Setup) -> None:
+    setup.provider.fail_next(2, status=0)
+    token = await setup.manager.access_token(ACCOUNT)
+    assert setup.provider.is_active(token.token.expose())
+    assert setup.provider.token_requests == {"refresh_token": 3}
+    assert [e.error for e in setup.provider.entries()] == ["disconnected", "disconnected", None]
+
+
 async def test_retry_after_is_honoured_within_the_bound(setup: Setup) -> None:
     setup.provider.fail_next(1, status=429, retry_after=5)
     setup.provider.fail_next(1, status=503, retry_after=3600)
