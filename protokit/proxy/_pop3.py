@@ -129,6 +129,10 @@ def local_capabilities(
     return frozenset(caps), login_delay, expire
 
 
+class _UpstreamLost(Exception):
+    """The upstream connection broke during the login: the session ends."""
+
+
 class _Session:
     def __init__(self, stream: anyio.abc.ByteStream, ctx: ProxyContext) -> None:
         self.ctx = ctx
@@ -205,7 +209,10 @@ class _Session:
             ev = await self.up_event()
         except (TransportError, TimeoutError, PeerGone, ProtocolError) as exc:
             self.log.warning("upstream authentication broke off: %s", exc)
-            return False, "the upstream server is unavailable"
+            raise _UpstreamLost from None
+        if isinstance(ev, ConnectionClosed):
+            self.log.warning("the upstream server closed the connection during AUTH")
+            raise _UpstreamLost
         if isinstance(ev, Ok):
             self.log.info("logged in upstream as %s", self.account.upstream_user)
             return True, ev.text or "logged in"
@@ -280,7 +287,12 @@ class _Session:
         return await self.ctx.verify_local(request.authcid, request.password)
 
     async def finish_login(self, srv: ServerConnection) -> bool:
-        ok, text = await self.upstream_login()
+        try:
+            ok, text = await self.upstream_login()
+        except _UpstreamLost:
+            srv.reject_login("the upstream server is unavailable", code=ResponseCode.SYS_TEMP)
+            await self.to_local(srv.data_to_send())
+            raise
         if ok:
             srv.accept_login([], text=text)
             await self.to_local(srv.data_to_send())
@@ -524,6 +536,8 @@ async def handle_pop3(
         if unread is None:
             return
         await session.relay(srv, unread)
+    except _UpstreamLost:
+        pass
     except (PeerGone, TransportError) as exc:
         ctx.log.info("connection from %s ended: %s", info.peer[0], exc)
     except TimeoutError:

@@ -172,3 +172,22 @@ async def test_client_pipelining_after_login_and_no_quit_means_no_update(
         b"-ERR USER is not valid in the TRANSACTION state\r\n"
     )
     assert lines[2:] == [b"LIST", b"DELE 1", b"RETR 2"]
+
+
+async def test_upstream_closing_during_auth_is_err_sys_temp_and_the_end(
+    provider: Provider, tmp_path: Path
+) -> None:
+    script = [(None, b"+OK upstream\r\n"), (b"CAPA", UP_CAPA), (b"AUTH XOAUTH2 ", b"")]
+    async with scripted_upstream(script) as (up_port, _lines, _finished):
+        acct = account("pop3", provider, upstream_port=up_port, upstream_tls=TLSMode.PLAIN)
+        tokens = ProviderTokens(provider, provider.issue("alice"))
+        async with (
+            running_proxy(acct, tokens, tmp_path) as port,
+            await anyio.connect_tcp("127.0.0.1", port) as s,
+        ):
+            await s.send(b"USER me\r\nPASS " + LOCAL_PASSWORD.encode() + b"\r\n")
+            got = await read_to_end(s)
+    assert got == (
+        b"+OK POP3 proxy ready\r\n+OK send PASS\r\n"
+        b"-ERR [SYS/TEMP] the upstream server is unavailable\r\n"
+    )
