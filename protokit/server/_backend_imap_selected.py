@@ -13,12 +13,13 @@ from __future__ import annotations
 import datetime as _dt
 import logging
 from collections.abc import AsyncIterator, Callable, Sequence
-from typing import TYPE_CHECKING, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Final, ParamSpec, TypeVar
 
 from ..imap import SearchKey
 from ..net import CopyResult, MailboxChanges, MailboxError, MessageInfo, StoreResult
 from ._async import Subscription
 from ._backend_imap_search import search_mailbox, uid_ranges
+from ._store import Store
 from ._types import (
     SYSTEM_FLAGS,
     Change,
@@ -41,6 +42,11 @@ log = logging.getLogger("protokit.server.imap")
 
 _P = ParamSpec("_P")
 _T = TypeVar("_T")
+_BODY_CHUNK: Final = 64 * 1024
+# Read-ahead for FETCH of many small messages: bodies of up to this many
+# messages (each at most one chunk), this many octets in all, in one store call.
+_AHEAD_COUNT: Final = 64
+_AHEAD_BYTES: Final = 1024 * 1024
 _MODES = {"": FlagMode.SET, "+": FlagMode.ADD, "-": FlagMode.REMOVE}
 
 
@@ -98,7 +104,13 @@ class StoreSelectedMailbox:
         self._resolved: dict[int, MessageInfo] = {}
         # uid -> the highest MODSEQ this session has been told of.
         self._seen: dict[int, int] = {}
-        self._msgids: dict[int, int] = {}
+        # uid -> (X-GM-MSGID, size): what body() needs to read the message.
+        self._msgids: dict[int, tuple[int, int]] = {}
+        # The uids of the last fetch(), in the order the server goes through
+        # them, and small bodies read ahead of it (bounded: _AHEAD_BYTES).
+        self._order: dict[int, int] = {}
+        self._ahead: list[int] = []
+        self._cache: dict[int, bytes] = {}
         # The server's first changes() right after SELECT drops "what
         # happened before": the snapshot holds that already, so that call
         # keeps the queue instead (changes after the snapshot stay queued).
@@ -153,7 +165,7 @@ class StoreSelectedMailbox:
     def _remember(self, infos: Sequence[StoredInfo]) -> list[MessageInfo]:
         out = []
         for info in infos:
-            self._msgids[info.uid] = info.gm_msgid
+            self._msgids[info.uid] = (info.gm_msgid, info.size)
             self._seen[info.uid] = max(self._seen.get(info.uid, 0), info.modseq)
             out.append(imap_info(info))
         return out
@@ -166,29 +178,69 @@ class StoreSelectedMailbox:
 
     async def fetch(self, uids: Sequence[int]) -> Sequence[MessageInfo]:
         by_uid = {m.uid: m for m in self._remember(await self._fetch_stored(uids))}
-        return [by_uid[u] for u in uids if u in by_uid]
+        found = [by_uid[u] for u in uids if u in by_uid]
+        self._ahead = [m.uid for m in found]
+        self._order = {uid: i for i, uid in enumerate(self._ahead)}
+        self._cache.clear()
+        return found
+
+    async def _read_ahead(self, uid: int) -> bytes | None:
+        """The body of ``uid`` if it is small, reading the next small ones
+        of the last fetch() in the same store call."""
+        start = self._order.get(uid)
+        if start is None:
+            return None
+        batch: list[tuple[int, int, int]] = []
+        total = 0
+        for next_uid in self._ahead[start : start + _AHEAD_COUNT]:
+            known = self._msgids.get(next_uid)
+            if known is None or known[1] > _BODY_CHUNK or total + known[1] > _AHEAD_BYTES:
+                break
+            batch.append((next_uid, *known))
+            total += known[1]
+        if not batch:
+            return None
+        store = self._astore.store
+        items = [(msgid, size) for _, msgid, size in batch]
+        bodies = await self._astore.call(_read_bodies, store, self._account_id, items)
+        for (next_uid, _, size), data in zip(batch[1:], bodies[1:], strict=True):
+            if len(data) == size:
+                self._cache[next_uid] = data
+        first = bodies[0]
+        return first if len(first) == batch[0][2] else None
 
     async def body(self, uid: int) -> AsyncIterator[bytes]:
-        msgid = self._msgids.get(uid)
-        if msgid is None:
+        known = self._msgids.get(uid)
+        if known is None:
             found = await self._fetch_stored([uid])
             if not found:
                 return
-            msgid = found[0].gm_msgid
-            self._msgids[uid] = msgid
-        chunks = self._astore.read_message(self._account_id, msgid)
-        try:
-            async for chunk in chunks:
-                yield chunk
-        except StoreError:
-            # Deleted meanwhile by another session: the body ends short,
-            # and the server closes the connection (half a literal is out).
-            log.info("a message was deleted while being read")
-        finally:
-            # Closed at once when the reader stops early (a header-only FETCH).
-            aclose = getattr(chunks, "aclose", None)
-            if aclose is not None:
-                await aclose()
+            known = self._msgids[uid]
+        msgid, size = known
+        data = self._cache.pop(uid, None)
+        if data is None and size <= _BODY_CHUNK:
+            data = await self._read_ahead(uid)
+        if data is not None:
+            yield data
+            return
+        store = self._astore.store
+        offset = 0
+        # Exactly ``size`` octets, a chunk per store call (a small message
+        # is one call); the caller may stop early (a header-only FETCH).
+        while offset < size:
+            try:
+                chunk = await self._astore.call(
+                    store.body_chunk, self._account_id, msgid, offset, _BODY_CHUNK
+                )
+            except StoreError:
+                chunk = b""
+            if not chunk:
+                # Deleted meanwhile by another session: the body ends short,
+                # and the server closes the connection (half a literal is out).
+                log.info("a message was deleted while being read")
+                return
+            offset += len(chunk)
+            yield chunk
 
     async def search(self, keys: Sequence[SearchKey], view: Sequence[int]) -> Sequence[int]:
         store = self._astore.store
@@ -380,6 +432,18 @@ class StoreSelectedMailbox:
 
     async def close(self) -> None:
         self._sub.close()
+
+
+def _read_bodies(store: Store, account_id: int, items: list[tuple[int, int]]) -> list[bytes]:
+    """Whole small messages (X-GM-MSGID, size), on the store's thread; b""
+    for one deleted meanwhile."""
+    out = []
+    for msgid, size in items:
+        try:
+            out.append(store.body_chunk(account_id, msgid, 0, size))
+        except StoreError:
+            out.append(b"")
+    return out
 
 
 def _copy_result(uidvalidity: int, mapping: Sequence[tuple[int, int]]) -> CopyResult:

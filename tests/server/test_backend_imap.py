@@ -7,6 +7,8 @@ CONDSTORE, COPY/MOVE with COPYUID, EXPUNGE and UID EXPUNGE, SEARCH."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from protokit.server import Account, FlagMode, NoSuchMailbox, Store, UidRange
@@ -411,3 +413,29 @@ async def test_namespace_id_unselect_close_and_threads(store: Store, alice: Acco
         )
     inbox = store.mailbox(alice.id, "INBOX").id
     assert [m.uid for m in store.fetch(inbox)] == [2, 3]
+
+
+async def test_small_bodies_are_read_ahead_in_one_store_call(store: Store) -> None:
+    small = [f"Subject: s{n}\r\n\r\nbody {n}\r\n".encode() for n in range(3)]
+    large = b"Subject: large\r\n\r\n" + b"z" * 100_000 + b"\r\n"
+    for data in (small[0], small[1], large, small[2]):
+        deliver(store, "alice@example.com", data)
+    async with imap_server(store) as running, client(running.port) as w:
+        await w.ask(b"a EXAMINE INBOX\r\n")
+        calls: list[str] = []
+        call = running.astore.call
+
+        async def recording(fn: Any, *args: Any, **kwargs: Any) -> Any:
+            calls.append(fn.__name__)
+            return await call(fn, *args, **kwargs)
+
+        running.astore.call = recording  # type: ignore[method-assign]
+        assert await w.ask(b"b FETCH 1:* (BODY.PEEK[])\r\n") == (
+            b"".join(
+                b"* %d FETCH (BODY[] {%d}\r\n%s)\r\n" % (n, len(data), data)
+                for n, data in enumerate((small[0], small[1], large, small[2]), 1)
+            )
+            + b"b OK FETCH completed\r\n"
+        )
+    # Messages 1 and 2 in one store call; the large one in 64 KiB chunks; then 4.
+    assert calls == ["fetch", "_read_bodies", "body_chunk", "body_chunk", "_read_bodies"]
