@@ -8,7 +8,7 @@ one; LOGIN is refused before STARTTLS; an IDLE (imaplib's low-level send
 and readline, every read under a socket timeout) hears "* 1 EXISTS" when
 smtplib delivers through the MX listener; a token session ends with the
 server's BYE when the token expires; flags persist across connections;
-MOVE to Trash."""
+MOVE to Trash; curl APPENDs a draft."""
 
 from __future__ import annotations
 
@@ -284,6 +284,31 @@ def test_flags_persist_and_move_to_trash(server: Served) -> None:
                 (b"1 (UID 1 FLAGS (\\Flagged $Later) BODY[TEXT] {8}", b"body 1\r\n"),
                 b" X-GM-LABELS (\\Trash))",
             ],
+        )
+    finally:
+        imap.logout()
+
+
+def test_curl_appends_over_imap(server: Served, tmp_path: Path) -> None:
+    curl = require_program("curl")
+    draft = b"Subject: a draft\r\nFrom: erin@example.com\r\n\r\nnot sent yet\r\n"
+    eml = tmp_path / "draft.eml"
+    eml.write_bytes(draft)
+    result = run(
+        [
+            curl, "-sS", "--ssl-reqd", "--cacert", str(server.cafile), "--max-time", str(TIMEOUT),
+            "-u", "erin@example.com:erin-pw", "-T", str(eml),
+            f"imap://127.0.0.1:{server.port('imap')}/Drafts",
+        ]
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    imap = imaps(server)
+    try:
+        imap.login("erin@example.com", "erin-pw")
+        assert imap.select("Drafts", readonly=True) == ("OK", [b"1"])
+        assert imap.uid("FETCH", "1", "(BODY.PEEK[])") == (
+            "OK",
+            [(b"1 (UID 1 BODY[] {%d}" % len(draft), draft), b")"],
         )
     finally:
         imap.logout()
