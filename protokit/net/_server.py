@@ -216,6 +216,10 @@ async def serve_listeners(
                 anyio.ClosedResourceError,
             ) as exc:
                 log.info("connection from %s ended: %s", peer[0], type(exc).__name__)
+            except Exception:
+                # A bug met by one connection ends that connection, never
+                # the server and every other session with it.
+                log.exception("connection from %s: internal error", peer[0])
             finally:
                 active -= 1
                 await anyio.aclose_forcefully(conn)

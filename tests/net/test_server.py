@@ -200,3 +200,26 @@ async def test_connect_timeout_and_refused() -> None:
         port = lst.extra(anyio.abc.SocketAttribute.local_port)
     with pytest.raises(ConnectError, match=f"connecting to 127.0.0.1:{port}"):
         await open_stream("127.0.0.1", port, tls=TLSMode.PLAIN, timeouts=Timeouts(connect=5))
+
+
+async def test_a_handler_error_ends_only_its_connection(caplog: pytest.LogCaptureFixture) -> None:
+    async def fragile(stream: anyio.abc.ByteStream, info: ConnectionInfo) -> None:
+        data = await stream.receive()
+        if data == b"boom\r\n":
+            raise TypeError("a bug met by this connection only")
+        await stream.send(b"ok\r\n")
+
+    with anyio.fail_after(10):
+        async with anyio.create_task_group() as tg:
+            info = await tg.start(serve_listeners, fragile, [Listener(name="p")])
+            first = await open_stream("127.0.0.1", info.port("p"), tls=TLSMode.PLAIN)
+            async with first:
+                await first.send(b"boom\r\n")
+                with pytest.raises((anyio.EndOfStream, anyio.BrokenResourceError)):
+                    await first.receive()
+            second = await open_stream("127.0.0.1", info.port("p"), tls=TLSMode.PLAIN)
+            async with second:
+                await second.send(b"hi\r\n")
+                assert await read_until(second, b"\r\n") == b"ok\r\n"
+            tg.cancel_scope.cancel()
+    assert "connection from 127.0.0.1: internal error" in caplog.text
