@@ -19,7 +19,6 @@ from typing import Final
 import anyio
 import anyio.abc
 
-from .. import oauth
 from ..net import TLSMode
 from ..sasl import ClientMechanism
 from ._config import AccountConfig
@@ -181,8 +180,8 @@ async def upstream_mechanism(ctx: ProxyContext, offered: Iterable[str]) -> Clien
     try:
         with anyio.fail_after(ctx.limits.upstream_timeout):
             token = await ctx.access_token()
-    except (AuthorizationNeeded, oauth.AuthorizationNeeded):
-        ctx.log_authorization_needed()
+    except AuthorizationNeeded as exc:
+        ctx.log_authorization_needed(exc)
         raise UpstreamAuthError(ctx.authorization_needed_text(), authorize=True) from None
     except TimeoutError:
         ctx.log.warning(

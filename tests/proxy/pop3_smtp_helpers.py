@@ -22,6 +22,7 @@ import urllib.request
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, Session
 
 from protokit.net import TLSMode
+from protokit.oauth import AccessToken
 from protokit.proxy import (
     AccountConfig,
     AuthorizationNeeded,
@@ -55,12 +57,6 @@ def fresh_user() -> str:
 LOCAL_PASSWORD = "local-pw"
 
 
-@dataclass(frozen=True, slots=True)
-class Token:
-    token: Secret[str]
-    expires_at: float | None = None
-
-
 class ProviderTokens:
     """A TokenSource for the proxy: the local password is LOCAL_PASSWORD;
     access tokens come from the fake provider's grant, and a revoked grant is
@@ -74,11 +70,16 @@ class ProviderTokens:
     async def unlock(self, grant: str, password: Secret[str]) -> bool:
         return password.expose() == LOCAL_PASSWORD
 
-    async def access_token(self, grant: str) -> Token:
+    async def access_token(self, grant: str) -> AccessToken:
         self.requests += 1
         if self.grant.revoked:
             raise AuthorizationNeeded(f"the grant {grant} was revoked")
-        return Token(Secret(self.provider.access_token(self.grant)))
+        return token(self.provider.access_token(self.grant))
+
+
+def token(value: str) -> AccessToken:
+    """An access token valid for an hour, as the token manager hands out."""
+    return AccessToken(token=Secret(value), expires_at=datetime.now(UTC) + timedelta(hours=1))
 
 
 def account(

@@ -12,10 +12,10 @@ import anyio
 import pytest
 
 from protokit.net import TLSMode
+from protokit.oauth import AccessToken
 from protokit.pop3 import Capabilities
 from protokit.proxy import AccountConfig
 from protokit.proxy._pop3 import local_capabilities
-from protokit.wire import Secret
 from tests.interop.oauth_provider import Provider, oauth_provider
 from tests.interop.peers import Dovecot, dovecot
 from tests.interop.pop3_peers import deliver_maildir
@@ -24,10 +24,10 @@ from .pop3_smtp_helpers import (
     LOCAL_PASSWORD,
     LOCAL_USER,
     ProviderTokens,
-    Token,
     account,
     fresh_user,
     running_proxy,
+    token,
 )
 
 MESSAGES = [
@@ -123,9 +123,9 @@ class StaleTokens(ProviderTokens):
 
     stale = ""
 
-    async def access_token(self, grant: str) -> Token:
+    async def access_token(self, grant: str) -> AccessToken:
         self.requests += 1
-        return Token(Secret(self.stale))
+        return token(self.stale)
 
 
 @pytest.mark.parametrize("mechanism", ["XOAUTH2", "OAUTHBEARER"])
