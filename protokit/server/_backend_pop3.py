@@ -136,7 +136,8 @@ class StorePOP3Backend:
     async def authorize(self, authcid: str, authzid: str) -> bool:
         # Only oneself, in either mode ("alice" may open "recent:alice").
         a, b = split_recent(authcid)[0], split_recent(authzid)[0]
-        return hmac.compare_digest(a.casefold(), b.casefold())
+        # Bytes: compare_digest refuses str with non-ASCII characters.
+        return hmac.compare_digest(a.casefold().encode(), b.casefold().encode())
 
     async def open_maildrop(self, username: str) -> Maildrop:
         address, recent = split_recent(username)

@@ -153,7 +153,8 @@ class StoreSMTPBackend:
         return await self.astore.call(store.scram_credentials, request.authcid, hash_name)
 
     async def authorize(self, authcid: str, authzid: str) -> bool:
-        return hmac.compare_digest(authcid.casefold(), authzid.casefold())
+        # Bytes: compare_digest refuses str with non-ASCII characters.
+        return hmac.compare_digest(authcid.casefold().encode(), authzid.casefold().encode())
 
     # -- envelope ----------------------------------------------------------------
 

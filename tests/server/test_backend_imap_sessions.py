@@ -18,7 +18,7 @@ import pytest
 
 from protokit.imap import FetchBody
 from protokit.net import TLSMode, open_imap
-from protokit.server import Account, Store
+from protokit.server import Account, AsyncStore, Store, StorePOP3Backend
 from tests.net.test_imap_server import Wire
 from tests.server.conftest import Clock
 from tests.server.helpers import deliver, writer_with
@@ -237,3 +237,20 @@ async def test_a_mailbox_deleted_by_another_session(store: Store, alice: Account
         )
     # The message stays in All Mail (the label model).
     assert len(store.fetch(store.mailbox(alice.id, "All Mail").id)) == 1
+
+
+async def test_a_non_ascii_authorization_identity_is_refused(store: Store) -> None:
+    # PLAIN with authzid "bä@example.com": refused, not an internal error.
+    plain = base64.b64encode("bä@example.com\0alice@example.com\0alice-pw".encode())
+    async with imap_server(store) as running:
+        stream = await anyio.connect_tcp("127.0.0.1", running.port)
+        async with stream:
+            w = Wire(stream)
+            await w.line()
+            assert await w.ask(b"a AUTHENTICATE PLAIN " + plain + b"\r\n") == (
+                b"a NO [AUTHENTICATIONFAILED] Authentication failed\r\n"
+            )
+            assert await w.ask(b"b LOGIN alice@example.com alice-pw\r\n") == b"b OK Logged in\r\n"
+    pop3 = StorePOP3Backend(AsyncStore(store))
+    assert await pop3.authorize("alice@example.com", "ä@example.com") is False
+    assert await pop3.authorize("ALICE@example.com", "recent:alice@example.com") is True
