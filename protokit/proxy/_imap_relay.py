@@ -20,11 +20,13 @@ from __future__ import annotations
 
 import math
 import re
+import ssl
 from collections.abc import Callable
 from typing import Final
 
 import anyio
 import anyio.abc
+from anyio.streams.tls import TLSAttribute
 
 from .._sentinel import NEED_DATA
 from ..errors import ProtocolError
@@ -94,7 +96,7 @@ class _ClientOut:
     def __init__(self, stream: anyio.abc.ByteStream, timeout: float) -> None:
         self.stream = stream
         self.timeout = timeout
-        self.lock = anyio.Lock()
+        self.lock = anyio.Lock(fast_acquire=True)
         self.mid = False
         self.pending: list[bytes] = []
 
@@ -151,6 +153,7 @@ class _Relay:
 
     async def client_to_upstream(self) -> None:
         framer = Framer(server=True)
+        ssl_object: ssl.SSLObject | None = self.client.extra(TLSAttribute.ssl_object, None)
         sent = 0  # fragments of the message being framed already sent
         # The message being framed is answered locally, none of it forwarded.
         dropping = False
@@ -218,6 +221,8 @@ class _Relay:
             except (anyio.EndOfStream, anyio.BrokenResourceError, OSError):
                 self.why = "the client closed the connection"
                 return
+            if ssl_object is not None:
+                data = _drain_tls(ssl_object, data)
             self.last_activity = anyio.current_time()
             framer.feed(data)
 
@@ -225,6 +230,7 @@ class _Relay:
 
     async def upstream_to_client(self) -> None:
         framer = Framer(server=False)
+        ssl_object: ssl.SSLObject | None = self.upstream.extra(TLSAttribute.ssl_object, None)
         sent = 0
         if self.upstream_rest:
             framer.feed(self.upstream_rest)
@@ -279,6 +285,8 @@ class _Relay:
                 data = await self.upstream.receive(READ_SIZE)
             except (anyio.EndOfStream, anyio.BrokenResourceError, OSError):
                 data = b""
+            if data and ssl_object is not None:
+                data = _drain_tls(ssl_object, data)
             if not data:
                 if self.upstream_bye:
                     self.why = "the upstream ended the session (BYE)"
@@ -341,6 +349,27 @@ class _Relay:
             tg.start_soon(direction, self.upstream_to_client)
             tg.start_soon(watch, tg.cancel_scope.cancel)
         return self.why
+
+
+def _drain_tls(ssl_object: ssl.SSLObject, first: bytes) -> bytes:
+    """``first`` and whatever plaintext the TLS object already holds: a TLS
+    stream's receive returns one record (16 KiB at most) although the socket
+    read brought several; taking them all at once lets the relay frame and
+    forward them in one pass instead of one per record.  Only decrypts what
+    is buffered (never reads the socket); anything unusual (close_notify, an
+    error) is left for the next receive to report."""
+    parts = [first]
+    size = len(first)
+    while size < READ_SIZE:
+        try:
+            chunk = ssl_object.read(READ_SIZE - size)
+        except ssl.SSLError:
+            break
+        if not chunk:
+            break
+        parts.append(chunk)
+        size += len(chunk)
+    return first if len(parts) == 1 else b"".join(parts)
 
 
 def _is_local(line: bytes) -> bool:
