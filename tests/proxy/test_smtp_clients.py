@@ -42,11 +42,27 @@ def provider() -> Iterator[Provider]:
         yield p
 
 
-@pytest.fixture
-def upstream(provider: Provider, tmp_path: Path) -> Iterator[SmtpUpstream]:
-    (tmp_path / "up").mkdir()
-    with smtp_upstream(provider, tmp_path / "up", tls=TLSMode.IMPLICIT) as up:
+@pytest.fixture(scope="module")
+def implicit_upstream(
+    provider: Provider, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[SmtpUpstream]:
+    with smtp_upstream(provider, tmp_path_factory.mktemp("up"), tls=TLSMode.IMPLICIT) as up:
         yield up
+
+
+@pytest.fixture
+def upstream(implicit_upstream: SmtpUpstream) -> SmtpUpstream:
+    """The module's aiosmtpd (implicit TLS) with nothing received yet."""
+    with implicit_upstream.lock:
+        implicit_upstream.received.clear()
+        implicit_upstream.mechanisms.clear()
+    return implicit_upstream
+
+
+@pytest.fixture(scope="module")
+def cert(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """The proxy's listener certificate."""
+    return make_cert(tmp_path_factory.mktemp("cert"))
 
 
 def starttls_account(
@@ -64,9 +80,8 @@ def delivered(up: SmtpUpstream, count: int = 1) -> list[tuple[str, list[str], by
 
 
 async def test_smtplib_starttls_auth_login(
-    provider: Provider, upstream: SmtpUpstream, tmp_path: Path
+    provider: Provider, upstream: SmtpUpstream, cert: tuple[Path, Path], tmp_path: Path
 ) -> None:
-    cert = make_cert(tmp_path)
     acct = starttls_account(provider, upstream, cert, mechanisms=("OAUTHBEARER", "XOAUTH2"))
     tokens = ProviderTokens(provider, provider.issue("alice"))
     async with running_proxy(acct, tokens, tmp_path) as port:
@@ -93,7 +108,7 @@ async def test_smtplib_starttls_auth_login(
 
 
 async def test_smtplib_wrong_local_password_is_535_and_nothing_goes_upstream(
-    provider: Provider, upstream: SmtpUpstream, tmp_path: Path
+    provider: Provider, upstream: SmtpUpstream, cert: tuple[Path, Path], tmp_path: Path
 ) -> None:
     acct = account("smtp", provider, upstream_port=upstream.port, upstream_tls=TLSMode.IMPLICIT,
                    cafile=upstream.cert)  # fmt: skip
@@ -112,9 +127,8 @@ async def test_smtplib_wrong_local_password_is_535_and_nothing_goes_upstream(
 
 
 async def test_swaks_starttls_plain_pipelining(
-    provider: Provider, upstream: SmtpUpstream, tmp_path: Path
+    provider: Provider, upstream: SmtpUpstream, cert: tuple[Path, Path], tmp_path: Path
 ) -> None:
-    cert = make_cert(tmp_path)
     acct = starttls_account(provider, upstream, cert)
     tokens = ProviderTokens(provider, provider.issue("alice"))
     body = tmp_path / "message.eml"
@@ -137,9 +151,8 @@ async def test_swaks_starttls_plain_pipelining(
 
 
 async def test_curl_smtp_ssl_reqd(
-    provider: Provider, upstream: SmtpUpstream, tmp_path: Path
+    provider: Provider, upstream: SmtpUpstream, cert: tuple[Path, Path], tmp_path: Path
 ) -> None:
-    cert = make_cert(tmp_path)
     acct = starttls_account(provider, upstream, cert)
     tokens = ProviderTokens(provider, provider.issue("alice"))
     body = tmp_path / "message.eml"
@@ -156,8 +169,9 @@ async def test_curl_smtp_ssl_reqd(
     assert delivered(upstream) == [("me@example.com", ["you@example.com"], MESSAGE, "alice")]
 
 
-async def test_msmtp_starttls(provider: Provider, upstream: SmtpUpstream, tmp_path: Path) -> None:
-    cert = make_cert(tmp_path)
+async def test_msmtp_starttls(
+    provider: Provider, upstream: SmtpUpstream, cert: tuple[Path, Path], tmp_path: Path
+) -> None:
     # With a Date and a Message-ID of its own, msmtp adds no header.
     message = b"Date: Thu, 26 Nov 2026 12:00:00 +0000\r\nMessage-ID: <1@example.com>\r\n" + MESSAGE
     acct = starttls_account(provider, upstream, cert)

@@ -20,6 +20,7 @@ from .pop3_smtp_helpers import (
     LOCAL_PASSWORD,
     LOCAL_USER,
     ProviderTokens,
+    SmtpUpstream,
     account,
     read_to_end,
     read_until,
@@ -43,61 +44,82 @@ def provider() -> Iterator[Provider]:
         yield p
 
 
+@pytest.fixture(scope="module")
+def cert(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    return make_cert(tmp_path_factory.mktemp("cert"))
+
+
+@pytest.fixture(scope="module")
+def plain_upstream(
+    provider: Provider, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[SmtpUpstream]:
+    """One aiosmtpd (plaintext on loopback) for the module's tests."""
+    with smtp_upstream(provider, tmp_path_factory.mktemp("up"), tls=TLSMode.PLAIN) as up:
+        yield up
+
+
+@pytest.fixture
+def up(plain_upstream: SmtpUpstream) -> SmtpUpstream:
+    """The module's aiosmtpd with nothing received yet."""
+    with plain_upstream.lock:
+        plain_upstream.received.clear()
+        plain_upstream.mechanisms.clear()
+    return plain_upstream
+
+
 async def test_revoked_grant_gives_535_naming_the_command_and_logs_it(
-    provider: Provider, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    provider: Provider, up: SmtpUpstream, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    with smtp_upstream(provider, tmp_path, tls=TLSMode.PLAIN) as up:
-        acct = account("smtp", provider, upstream_port=up.port, upstream_tls=TLSMode.PLAIN)
-        grant = provider.issue("alice")
-        provider.revoke(grant)
-        tokens = ProviderTokens(provider, grant)
-        with caplog.at_level(logging.WARNING, logger="protokit.proxy"):
-            async with (
-                running_proxy(acct, tokens, tmp_path) as port,
-                await anyio.connect_tcp("127.0.0.1", port) as s,
-            ):
-                await s.send(b"EHLO c\r\nAUTH PLAIN " + PLAIN + b"\r\nQUIT\r\n")
-                got = await read_to_end(s)
-        assert got == (
-            GREETING + EHLO
-            + b"535 authorization needed: run protokit proxy authorize work\r\n"
-            + b"221 localhost closing connection\r\n"
-        )  # fmt: skip
-        assert up.mechanisms == []
+    acct = account("smtp", provider, upstream_port=up.port, upstream_tls=TLSMode.PLAIN)
+    grant = provider.issue("alice")
+    provider.revoke(grant)
+    tokens = ProviderTokens(provider, grant)
+    with caplog.at_level(logging.WARNING, logger="protokit.proxy"):
+        async with (
+            running_proxy(acct, tokens, tmp_path) as port,
+            await anyio.connect_tcp("127.0.0.1", port) as s,
+        ):
+            await s.send(b"EHLO c\r\nAUTH PLAIN " + PLAIN + b"\r\nQUIT\r\n")
+            got = await read_to_end(s)
+    assert got == (
+        GREETING + EHLO
+        + b"535 authorization needed: run protokit proxy authorize work\r\n"
+        + b"221 localhost closing connection\r\n"
+    )  # fmt: skip
+    assert up.mechanisms == []
     assert "run protokit proxy authorize work" in caplog.text
 
 
 @pytest.mark.parametrize("split", [0, 9, 10])
 async def test_starttls_command_injection_locally_is_refused(
-    provider: Provider, tmp_path: Path, split: int
+    provider: Provider, up: SmtpUpstream, cert: tuple[Path, Path], tmp_path: Path, split: int
 ) -> None:
-    with smtp_upstream(provider, tmp_path, tls=TLSMode.PLAIN) as up:
-        acct = account(
-            "smtp", provider, upstream_port=up.port, upstream_tls=TLSMode.PLAIN,
-            listen_tls=TLSMode.STARTTLS, cert=make_cert(tmp_path),
-        )  # fmt: skip
-        tokens = ProviderTokens(provider, provider.issue("alice"))
-        async with (
-            running_proxy(acct, tokens, tmp_path) as port,
-            await anyio.connect_tcp("127.0.0.1", port) as s,
-        ):
-            await s.send(b"EHLO c\r\n")
-            await read_until(s, b"250 ")
-            payload = b"STARTTLS\r\nAUTH PLAIN " + PLAIN + b"\r\n"
-            await s.send(payload[: split or len(payload)])
-            if split:
-                await s.send(payload[split:])
-            got = await read_to_end(s)
-        # Sent in one segment or split, the plaintext after STARTTLS never runs.
-        assert got in (
-            b"421 localhost Commands pipelined after STARTTLS, closing connection\r\n",
-            b"220 Ready to start TLS\r\n",
-        )
-        assert up.mechanisms == []
+    acct = account(
+        "smtp", provider, upstream_port=up.port, upstream_tls=TLSMode.PLAIN,
+        listen_tls=TLSMode.STARTTLS, cert=cert,
+    )  # fmt: skip
+    tokens = ProviderTokens(provider, provider.issue("alice"))
+    async with (
+        running_proxy(acct, tokens, tmp_path) as port,
+        await anyio.connect_tcp("127.0.0.1", port) as s,
+    ):
+        await s.send(b"EHLO c\r\n")
+        await read_until(s, b"250 ")
+        payload = b"STARTTLS\r\nAUTH PLAIN " + PLAIN + b"\r\n"
+        await s.send(payload[: split or len(payload)])
+        if split:
+            await s.send(payload[split:])
+        got = await read_to_end(s)
+    # Sent in one segment or split, the plaintext after STARTTLS never runs.
+    assert got in (
+        b"421 localhost Commands pipelined after STARTTLS, closing connection\r\n",
+        b"220 Ready to start TLS\r\n",
+    )
+    assert up.mechanisms == []
 
 
 async def test_upstream_starttls_response_injection_is_refused(
-    provider: Provider, tmp_path: Path
+    provider: Provider, cert: tuple[Path, Path], tmp_path: Path
 ) -> None:
     script = [
         (None, b"220 upstream ESMTP\r\n"),
@@ -107,7 +129,7 @@ async def test_upstream_starttls_response_injection_is_refused(
     async with scripted_upstream(script) as (up_port, lines, _finished):
         acct = account(
             "smtp", provider, upstream_port=up_port, upstream_tls=TLSMode.STARTTLS,
-            cafile=make_cert(tmp_path)[0],
+            cafile=cert[0],
         )  # fmt: skip
         tokens = ProviderTokens(provider, provider.issue("alice"))
         async with (
@@ -124,45 +146,44 @@ async def test_upstream_starttls_response_injection_is_refused(
     "ending", [b"\n.\n", b"\n.\r\n", b"\r.\r\n", b"\r.\n", b"\r\n\x00.\r\n", b"\n.\r"]
 )
 async def test_smuggling_is_refused_and_nothing_reaches_the_upstream(
-    provider: Provider, tmp_path: Path, ending: bytes
+    provider: Provider, up: SmtpUpstream, tmp_path: Path, ending: bytes
 ) -> None:
-    with smtp_upstream(provider, tmp_path, tls=TLSMode.PLAIN) as up:
-        acct = account("smtp", provider, upstream_port=up.port, upstream_tls=TLSMode.PLAIN)
-        tokens = ProviderTokens(provider, provider.issue("alice"))
-        async with (
-            running_proxy(acct, tokens, tmp_path) as port,
-            await anyio.connect_tcp("127.0.0.1", port) as s,
-        ):
-            await s.send(b"EHLO c\r\nAUTH PLAIN " + PLAIN + b"\r\n")
-            await read_until(s, b"235 ")
-            await s.send(b"MAIL FROM:<a@x.test>\r\n")
-            await read_until(s, b"250 ")
-            await s.send(b"RCPT TO:<b@x.test>\r\n")
-            await read_until(s, b"250 ")
-            await s.send(b"DATA\r\n")
-            await read_until(s, b"354 ")
-            await s.send(
-                b"Subject: one\r\n\r\nbody" + ending
-                + b"MAIL FROM:<evil@x.test>\r\nRCPT TO:<victim@x.test>\r\nDATA\r\n"
-                + b"Subject: smuggled\r\n\r\nx\r\n.\r\nQUIT\r\n"
-            )  # fmt: skip
-            got = await read_to_end(s)
-        if ending == b"\r\n\x00.\r\n":
-            # No bare line ending: one message, ending at the only \r\n.\r\n,
-            # the would-be commands inside it as body text.
-            assert got == b"250 Message accepted\r\n221 localhost closing connection\r\n"
-            wait_until(lambda: len(up.messages()) == 1)
-            assert up.messages()[0].data == (
-                b"Subject: one\r\n\r\nbody\r\n\x00.\r\nMAIL FROM:<evil@x.test>\r\n"
-                b"RCPT TO:<victim@x.test>\r\nDATA\r\nSubject: smuggled\r\n\r\nx\r\n"
-            )
-        else:
-            # The one \r\n.\r\n ends one message, refused for its bare line ending.
-            assert got == (
-                b"550 Message contains bare CR or LF\r\n"
-                b"421 the upstream transaction was aborted, closing\r\n"
-            )
-            assert up.messages() == []
+    acct = account("smtp", provider, upstream_port=up.port, upstream_tls=TLSMode.PLAIN)
+    tokens = ProviderTokens(provider, provider.issue("alice"))
+    async with (
+        running_proxy(acct, tokens, tmp_path) as port,
+        await anyio.connect_tcp("127.0.0.1", port) as s,
+    ):
+        await s.send(b"EHLO c\r\nAUTH PLAIN " + PLAIN + b"\r\n")
+        await read_until(s, b"235 ")
+        await s.send(b"MAIL FROM:<a@x.test>\r\n")
+        await read_until(s, b"250 ")
+        await s.send(b"RCPT TO:<b@x.test>\r\n")
+        await read_until(s, b"250 ")
+        await s.send(b"DATA\r\n")
+        await read_until(s, b"354 ")
+        await s.send(
+            b"Subject: one\r\n\r\nbody" + ending
+            + b"MAIL FROM:<evil@x.test>\r\nRCPT TO:<victim@x.test>\r\nDATA\r\n"
+            + b"Subject: smuggled\r\n\r\nx\r\n.\r\nQUIT\r\n"
+        )  # fmt: skip
+        got = await read_to_end(s)
+    if ending == b"\r\n\x00.\r\n":
+        # No bare line ending: one message, ending at the only \r\n.\r\n,
+        # the would-be commands inside it as body text.
+        assert got == b"250 Message accepted\r\n221 localhost closing connection\r\n"
+        wait_until(lambda: len(up.messages()) == 1)
+        assert up.messages()[0].data == (
+            b"Subject: one\r\n\r\nbody\r\n\x00.\r\nMAIL FROM:<evil@x.test>\r\n"
+            b"RCPT TO:<victim@x.test>\r\nDATA\r\nSubject: smuggled\r\n\r\nx\r\n"
+        )
+    else:
+        # The one \r\n.\r\n ends one message, refused for its bare line ending.
+        assert got == (
+            b"550 Message contains bare CR or LF\r\n"
+            b"421 the upstream transaction was aborted, closing\r\n"
+        )
+        assert up.messages() == []
 
 
 async def test_upstream_421_at_token_expiry_ends_the_session(
