@@ -8,7 +8,9 @@ one; LOGIN is refused before STARTTLS; an IDLE (imaplib's low-level send
 and readline, every read under a socket timeout) hears "* 1 EXISTS" when
 smtplib delivers through the MX listener; a token session ends with the
 server's BYE when the token expires; flags persist across connections;
-MOVE to Trash; curl APPENDs a draft."""
+MOVE to Trash; curl APPENDs a draft; imapclient (the library a Python user
+would pick for Gmail) finds the special-use folders, labels a message with
+X-GM-LABELS and hears a delivery in IDLE."""
 
 from __future__ import annotations
 
@@ -34,6 +36,7 @@ USERS = {
     "carol@example.com": "carol-pw",
     "dave@example.com": "dave-pw",
     "erin@example.com": "erin-pw",
+    "frank@example.com": "frank-pw",
 }
 TIMEOUT = 20
 MESSAGE = (
@@ -312,3 +315,29 @@ def test_curl_appends_over_imap(server: Served, tmp_path: Path) -> None:
         )
     finally:
         imap.logout()
+
+
+def test_imapclient_gmail_extensions_and_idle(server: Served) -> None:
+    imapclient = pytest.importorskip("imapclient")
+    special = pytest.importorskip("imapclient.imapclient")
+    with smtplib.SMTP("127.0.0.1", server.port("smtp"), timeout=TIMEOUT) as smtp:
+        smtp.sendmail("x@remote.example", ["frank@example.com"], b"Subject: one\r\n\r\n1\r\n")
+    with imapclient.IMAPClient(
+        "127.0.0.1", port=server.port("imaps"), ssl_context=tls_context(server), timeout=TIMEOUT
+    ) as client:
+        client.login("frank@example.com", "frank-pw")
+        assert client.find_special_folder(special.SENT) == "Sent"
+        assert client.find_special_folder(special.TRASH) == "Trash"
+        assert client.find_special_folder(special.ALL) == "All Mail"
+        client.select_folder("INBOX")
+        assert client.search(["ALL"]) == [1]
+        client.add_gmail_labels([1], ["Projects"])
+        fetched = client.fetch([1], ["X-GM-LABELS", "X-GM-MSGID", "X-GM-THRID"])
+        assert fetched[1][b"X-GM-LABELS"] == (b"Projects", b"\\Inbox")
+        assert fetched[1][b"X-GM-THRID"] == fetched[1][b"X-GM-MSGID"]
+        assert client.folder_status("Projects", ["MESSAGES"]) == {b"MESSAGES": 1}
+        client.idle()
+        with smtplib.SMTP("127.0.0.1", server.port("smtp"), timeout=TIMEOUT) as smtp:
+            smtp.sendmail("x@remote.example", ["frank@example.com"], b"Subject: 2\r\n\r\n2\r\n")
+        assert client.idle_check(timeout=TIMEOUT) == [(2, b"EXISTS")]
+        client.idle_done()
