@@ -335,3 +335,45 @@ async def test_no_login_in_time_and_idle_for_too_long(tmp_path: Path) -> None:
             assert await c.line() == b"* BYE Autologout: idle for too long\r\n"
             assert await c.closed()
     assert errors == []
+
+
+async def test_local_starttls_injection_split_at_every_offset(tmp_path: Path) -> None:
+    # The injected LOGIN never runs, wherever the segment boundary falls:
+    # either the proxy sees it before its OK (BYE), or it arrives after the
+    # OK and is taken for the TLS handshake, which fails.
+    cert, key = make_cert(tmp_path)
+    tokens = StaticTokens()
+    attack = b"b STARTTLS\r\nc LOGIN me " + LOCAL_PASSWORD.encode() + b"\r\n"
+    start = len(b"b STARTTLS\r\n")
+    async with scripted_upstream(idle_upstream) as (up_port, _errors):
+        acct = scripted_account(up_port, listen_tls=TLSMode.STARTTLS, cert_file=cert, key_file=key)
+        async with running_proxy(acct, tokens, tmp_path) as info:
+            for cut in range(start, len(attack)):
+                async with await connect(info.port("work")) as c:
+                    await c.line()
+                    await c.send(attack[:cut])
+                    await c.send(attack[cut:])
+                    first = await c.line()
+                    assert first in (
+                        b"* BYE Command injection after STARTTLS\r\n",
+                        b"b OK Begin TLS negotiation now\r\n",
+                    ), (cut, first)
+                    if first.startswith(b"b OK"):
+                        assert await c.closed()
+            # After the OK, the plaintext is read as a TLS hello: the
+            # handshake fails and the connection closes, no IMAP reply.
+            async with await connect(info.port("work")) as c:
+                await c.line()
+                await c.send(attack[:start])
+                assert await c.line() == b"b OK Begin TLS negotiation now\r\n"
+                await c.send(attack[start:])
+                rest = b""
+                with anyio.fail_after(10):
+                    try:
+                        while chunk := await c.reader.receive():
+                            rest += chunk
+                    except (anyio.EndOfStream, anyio.BrokenResourceError):
+                        pass
+                assert not rest.startswith(b"c "), rest
+                assert rest[:1] in (b"", b"\x15"), rest  # nothing, or a TLS alert
+    assert tokens.calls == 0
