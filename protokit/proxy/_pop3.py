@@ -18,6 +18,7 @@ the client sends QUIT: a client that just disconnects deletes nothing.
 from __future__ import annotations
 
 import dataclasses
+import ssl
 from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Final
@@ -344,7 +345,7 @@ class _Relay:
         ) -> None:
             try:
                 await step(scope)
-            except (PeerGone, TimeoutError, TransportError) as exc:
+            except (PeerGone, TimeoutError, TransportError, ProtocolError) as exc:
                 # Either side gone or silent ends the session: re-raised
                 # below as itself, not as an exception group.
                 failures.append(exc)
@@ -540,6 +541,12 @@ async def handle_pop3(
         pass
     except (PeerGone, TransportError) as exc:
         ctx.log.info("connection from %s ended: %s", info.peer[0], exc)
+    except ProtocolError as exc:
+        # Plaintext injected around a TLS upgrade, and the like: logged (the
+        # message never holds a secret) and the connection closed.
+        ctx.log.info("connection from %s: protocol violation: %s", info.peer[0], exc)
+    except (ssl.SSLError, anyio.BrokenResourceError, anyio.EndOfStream) as exc:
+        ctx.log.info("connection from %s: TLS failed: %s", info.peer[0], type(exc).__name__)
     except TimeoutError:
         ctx.log.info("connection from %s timed out", info.peer[0])
         try:

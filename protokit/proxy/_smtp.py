@@ -21,6 +21,7 @@ upstream discards it, answers the client with the refusal, then 421.
 
 from __future__ import annotations
 
+import ssl
 from typing import Final
 
 import anyio
@@ -429,6 +430,19 @@ class _Session:
         return await self.ctx.verify_local(request.authcid, request.password)
 
 
+#: How a session ends other than by QUIT: a side gone or silent, a protocol
+#: violation (plaintext around a TLS upgrade), a failed TLS handshake.
+_ENDINGS: Final = (
+    PeerGone,
+    TransportError,
+    TimeoutError,
+    ProtocolError,
+    ssl.SSLError,
+    anyio.BrokenResourceError,
+    anyio.EndOfStream,
+)
+
+
 async def handle_smtp(
     stream: anyio.abc.ByteStream, info: ConnectionInfo, ctx: ProxyContext
 ) -> None:
@@ -439,13 +453,25 @@ async def handle_smtp(
         if problem is not None:
             await session.to_local(session.wire(_reply(421, "4.4.0", f"{problem}, closing")))
             return
+        failure: BaseException | None = None
         async with anyio.create_task_group() as tg:
             try:
                 await session.run(tg)
+            except _ENDINGS as exc:
+                # Raised again below as itself, not inside an exception group.
+                failure = exc
             finally:
                 tg.cancel_scope.cancel()
+        if failure is not None:
+            raise failure
     except (PeerGone, TransportError) as exc:
         ctx.log.info("connection from %s ended: %s", info.peer[0], exc)
+    except ProtocolError as exc:
+        # Plaintext injected around a TLS upgrade, and the like: logged (the
+        # message never holds a secret) and the connection closed.
+        ctx.log.info("connection from %s: protocol violation: %s", info.peer[0], exc)
+    except (ssl.SSLError, anyio.BrokenResourceError, anyio.EndOfStream) as exc:
+        ctx.log.info("connection from %s: TLS failed: %s", info.peer[0], type(exc).__name__)
     except TimeoutError:
         ctx.log.info("connection from %s timed out", info.peer[0])
         try:
