@@ -22,13 +22,20 @@ upstream discards it, answers the client with the refusal, then 421.
 from __future__ import annotations
 
 import ssl
+from collections import deque
 from typing import Final
 
 import anyio
 import anyio.abc
 
 from .._sentinel import NEED_DATA
-from ..errors import LocalProtocolError, ProtocolError, RemoteProtocolError
+from ..errors import (
+    BareLineEndingError,
+    LineTooLongError,
+    LocalProtocolError,
+    ProtocolError,
+    RemoteProtocolError,
+)
 from ..net import ConnectionInfo, TLSMode, TransportError
 from ..sasl import VerifyPassword
 from ..smtp import (
@@ -47,6 +54,7 @@ from ..smtp import (
     Hello,
     HelloReply,
     MailFrom,
+    MailParams,
     MailReply,
     MessageData,
     MessageEnd,
@@ -54,6 +62,7 @@ from ..smtp import (
     MessageReply,
     MessageStart,
     Quit,
+    RcptParams,
     RcptReply,
     RcptTo,
     Reply,
@@ -64,6 +73,8 @@ from ..smtp import (
     StartTLSReply,
     Verify,
 )
+from ..smtp._parse import parse_rcpt
+from ..wire import ReceiveBuffer
 from ._session import ProxyContext
 from ._smtp_pop3_io import (
     LOCAL,
@@ -139,6 +150,8 @@ class _Session:
         # line ending: no more goes upstream).
         self.body: str | None = None
         self.data_refusal: Reply | None = None
+        # RCPTs sent upstream behind a MAIL, ahead of the local server's events.
+        self.pipelined: deque[tuple[str, RcptParams]] = deque()
 
     # -- I/O ----------------------------------------------------------------------
 
@@ -356,16 +369,33 @@ class _Session:
                 self.log.info("MAIL FROM not relayed: %s", exc)
                 srv.reply(_reply(555, "5.5.4", "MAIL FROM parameters not supported"))
                 return True
+            self.pipeline_rcpts(srv, ev.params)
             mail = await self.up_event()
             assert isinstance(mail, MailReply)
+            if not mail.reply.is_positive and mail.reply.code != 421:
+                # No transaction upstream, nor locally: the local server
+                # refuses those RCPTs itself; their upstream replies go.
+                while self.pipelined:
+                    self.pipelined.popleft()
+                    await self.up_event()
             return await self.relay_reply(srv, mail.reply)
         elif isinstance(ev, RcptTo):
-            try:
-                up.rcpt_to(ev.recipient, ev.params)
-            except LocalProtocolError as exc:
-                self.log.info("RCPT TO not relayed: %s", exc)
-                srv.reply(_reply(555, "5.5.4", "RCPT TO parameters not supported"))
-                return True
+            if self.pipelined:
+                sent = self.pipelined.popleft()
+                if sent != (ev.recipient, ev.params):
+                    # Cannot happen: the server reads the very lines we sent.
+                    self.log.error("RCPT sent ahead does not match the client's")
+                    await self.flush_local()
+                    text = "internal error, closing"
+                    await self.to_local(self.wire(_reply(421, "4.3.0", text)))
+                    return False
+            else:
+                try:
+                    up.rcpt_to(ev.recipient, ev.params)
+                except LocalProtocolError as exc:
+                    self.log.info("RCPT TO not relayed: %s", exc)
+                    srv.reply(_reply(555, "5.5.4", "RCPT TO parameters not supported"))
+                    return True
             rcpt = await self.up_event()
             assert isinstance(rcpt, RcptReply)
             return await self.relay_reply(srv, rcpt.reply)
@@ -421,6 +451,41 @@ class _Session:
         elif isinstance(ev, ConnectionClosed):
             return False
         return True
+
+    def pipeline_rcpts(self, srv: ServerConnection, params: MailParams) -> None:
+        """RFC 2920 upstream: the RCPT lines the client pipelined behind this
+        MAIL go upstream with it, in one round trip.
+
+        Only lines the local server will read as RcptTo events once MAIL is
+        accepted are sent: complete lines, parsed by the same parser with the
+        same extensions and limits, up to the recipient limit, stopping at
+        the first other line.  The server reads exactly these bytes next, so
+        its RcptTo events match them one by one; if MAIL is refused it
+        answers them 503 itself and their upstream replies are dropped.
+        """
+        caps = self.up.capabilities
+        if caps is None or "PIPELINING" not in caps:
+            return
+        cfg = srv.config
+        pending = ReceiveBuffer(srv.pending_plaintext)
+        while len(self.pipelined) < cfg.max_recipients:
+            try:
+                line = pending.extract_line(cfg.max_command_line - 2)
+            except (LineTooLongError, BareLineEndingError):
+                return
+            if line is None or line[:5].upper() != b"RCPT ":
+                return
+            try:
+                recipient, rcpt = parse_rcpt(line, cfg.extensions, utf8=params.smtputf8)
+            except ProtocolError:
+                return
+            if recipient.lower() == "postmaster":
+                recipient = "Postmaster"  # as the server spells it
+            try:
+                self.up.rcpt_to(recipient, rcpt)
+            except LocalProtocolError:
+                return
+            self.pipelined.append((recipient, rcpt))
 
     async def verify(self, request: object) -> bool:
         if not isinstance(request, VerifyPassword):

@@ -297,3 +297,91 @@ async def test_pipelined_commands_are_relayed_one_by_one_with_the_upstreams_exac
         b"MAIL FROM:<a@x.test> SIZE=20", b"RCPT TO:<nobody@x.test>", b"RCPT TO:<b@x.test>",
         b"DATA", b"VRFY b", b"QUIT",
     ]  # fmt: skip
+
+
+EHLO_PIPELINING = (
+    b"250-upstream\r\n250-PIPELINING\r\n250-ENHANCEDSTATUSCODES\r\n250 AUTH XOAUTH2\r\n"
+)
+
+
+async def test_rcpts_pipelined_by_the_client_go_upstream_with_their_mail(
+    provider: Provider, tmp_path: Path
+) -> None:
+    # The upstream answers MAIL only once both RCPTs have arrived: a proxy
+    # that waited for the MAIL reply first would never get it.
+    script = [
+        (None, b"220 upstream ESMTP\r\n"),
+        (b"EHLO", EHLO_PIPELINING),
+        (b"AUTH XOAUTH2 ", b"235 2.7.0 ok\r\n"),
+        (b"MAIL FROM:<a@x.test>", b""),
+        (b"RCPT TO:<b@x.test>", b""),
+        (b"RCPT TO:<Postmaster>", b"250 2.1.0 ok\r\n250 2.1.5 b ok\r\n250 2.1.5 pm ok\r\n"),
+        (b"DATA", b"354 go\r\n"),
+        (b".", b"250 2.0.0 queued\r\n"),
+        (b"QUIT", b"221 2.0.0 bye\r\n"),
+    ]
+    async with scripted_upstream(script) as (up_port, lines, finished):
+        acct = account("smtp", provider, upstream_port=up_port, upstream_tls=TLSMode.PLAIN)
+        tokens = ProviderTokens(provider, provider.issue("alice"))
+        async with (
+            running_proxy(acct, tokens, tmp_path) as port,
+            await anyio.connect_tcp("127.0.0.1", port) as s,
+        ):
+            await s.send(b"EHLO c\r\nAUTH PLAIN " + PLAIN + b"\r\n")
+            await read_until(s, b"235 ")
+            await s.send(
+                b"MAIL FROM:<a@x.test>\r\nRCPT TO:<b@x.test>\r\nRCPT TO:<postmaster>\r\nDATA\r\n"
+            )
+            head = await read_until(s, b"354 ", timeout=5)
+            await s.send(b".\r\nQUIT\r\n")
+            got = head + await read_to_end(s)
+        with anyio.fail_after(5):
+            await finished.wait()
+    assert got == (
+        b"250 2.1.0 ok\r\n250 2.1.5 b ok\r\n250 2.1.5 pm ok\r\n"
+        b"354 End data with <CR><LF>.<CR><LF>\r\n"
+        b"250 2.0.0 queued\r\n221 2.0.0 localhost closing connection\r\n"
+    )
+    assert lines[2:] == [
+        b"MAIL FROM:<a@x.test>", b"RCPT TO:<b@x.test>", b"RCPT TO:<Postmaster>", b"DATA",
+        b".", b"QUIT",
+    ]  # fmt: skip
+
+
+async def test_rcpts_pipelined_behind_a_refused_mail_are_refused_locally(
+    provider: Provider, tmp_path: Path
+) -> None:
+    script = [
+        (None, b"220 upstream ESMTP\r\n"),
+        (b"EHLO", EHLO_PIPELINING),
+        (b"AUTH XOAUTH2 ", b"235 2.7.0 ok\r\n"),
+        (b"MAIL FROM:<a@x.test>", b"550 5.7.1 sender refused\r\n"),
+        (b"RCPT TO:<b@x.test>", b"503 5.5.1 MAIL first\r\n"),
+        (b"RCPT TO:<c@x.test>", b"503 5.5.1 MAIL first\r\n"),
+        (b"QUIT", b"221 2.0.0 bye\r\n"),
+    ]
+    async with scripted_upstream(script) as (up_port, lines, finished):
+        acct = account("smtp", provider, upstream_port=up_port, upstream_tls=TLSMode.PLAIN)
+        tokens = ProviderTokens(provider, provider.issue("alice"))
+        async with (
+            running_proxy(acct, tokens, tmp_path) as port,
+            await anyio.connect_tcp("127.0.0.1", port) as s,
+        ):
+            await s.send(b"EHLO c\r\nAUTH PLAIN " + PLAIN + b"\r\n")
+            await read_until(s, b"235 ")
+            await s.send(
+                b"MAIL FROM:<a@x.test>\r\nRCPT TO:<b@x.test>\r\nRCPT TO:<c@x.test>\r\n"
+                b"DATA\r\nQUIT\r\n"
+            )
+            got = await read_to_end(s)
+        with anyio.fail_after(5):
+            await finished.wait()
+    assert got == (
+        b"550 5.7.1 sender refused\r\n"
+        b"503 5.5.1 Bad sequence of commands\r\n503 5.5.1 Bad sequence of commands\r\n"
+        b"503 5.5.1 Bad sequence of commands\r\n221 2.0.0 localhost closing connection\r\n"
+    )
+    # DATA never went upstream: the local server refused it (no recipient).
+    assert lines[2:] == [
+        b"MAIL FROM:<a@x.test>", b"RCPT TO:<b@x.test>", b"RCPT TO:<c@x.test>", b"QUIT",
+    ]  # fmt: skip
