@@ -156,14 +156,20 @@ def _serve_parser(
         parents=[parent],
         help="run the development mail server",
         description="Run the development mail server on HOST: SMTP MX (25+N, local delivery, "
-        "no auth), submission with STARTTLS (587+N) and implicit TLS (465+N), POP3 with STLS "
+        "no auth), submission with STARTTLS (587+N) and implicit TLS (465+N), IMAP with "
+        "STARTTLS (143+N) and implicit TLS (993+N), POP3 with STLS "
         "(110+N) and implicit TLS (995+N), N being the port offset. Plaintext "
         "authentication only after TLS. The TLS certificate is --cert-file/--key-file, else "
         "a self-signed one generated in the data directory. A banner lists every listener "
         "with a command to try it; logs go to standard error. Stop with Ctrl-C or SIGTERM.",
         epilog="Configuration file (TOML): host, port_offset, hostname, cert_file, key_file, "
-        "and a [ports] table (smtp, submission, submissions, pop3, pop3s) giving a port per "
-        "listener (0: any free port). Command-line options win over the file. Exit codes: "
+        "a [ports] table (smtp, submission, submissions, imap, imaps, pop3, pop3s) giving a port "
+        "per "
+        "listener (0: any free port); [introspection] (url, client_id, client_secret_file, "
+        "client_auth, cafile, cache_ttl) to accept access tokens checked at an RFC 7662 "
+        "endpoint, and [jwt] (issuer, audience, public_keys, hmac_key_files, "
+        "identity_claims, leeway) to accept JWT access tokens; file names are relative to "
+        "the configuration file. Command-line options win over the file. Exit codes: "
         "0 stopped by a signal, 1 could not start, 2 usage error.",
     )
     serve.add_argument(
@@ -174,7 +180,8 @@ def _serve_parser(
         metavar="N",
         type=int,
         default=None,
-        help="added to each standard port (default: 3000, so 3025, 3587, 3465, 3110, 3995)",
+        help="added to each standard port "
+        "(default: 3000, so 3025, 3587, 3465, 3143, 3993, 3110, 3995)",
     )
     serve.add_argument(
         "--config",

@@ -38,6 +38,11 @@ from ._serve import ServeConfig as ServeConfig
 from ._serve import banner as banner
 from ._serve import load_config as load_config
 from ._serve import serve as serve
+from ._serve_tokens import IntrospectionSettings as IntrospectionSettings
+from ._serve_tokens import JWTSettings as JWTSettings
+from ._serve_tokens import TokenSettingsError as TokenSettingsError
+from ._serve_tokens import introspection_from_table as introspection_from_table
+from ._serve_tokens import jwt_from_table as jwt_from_table
 from ._store import DEFAULT_DATA_DIR as DEFAULT_DATA_DIR
 from ._store import Store as Store
 from ._store import ensure_data_dir as ensure_data_dir
@@ -93,10 +98,12 @@ __all__ = [
     "FlagMode",
     "ImportFormatError",
     "ImportResult",
+    "IntrospectionSettings",
     "InvalidName",
     "InvalidToken",
     "JWTClaims",
     "JWTKey",
+    "JWTSettings",
     "JWTValidator",
     "LineEndingCounter",
     "MIGRATIONS",
@@ -128,6 +135,7 @@ __all__ = [
     "Subscription",
     "TOKEN_PREFIX",
     "TokenCheck",
+    "TokenSettingsError",
     "TokenValidator",
     "UidRange",
     "banner",
@@ -135,6 +143,8 @@ __all__ = [
     "ensure_certificate",
     "ensure_data_dir",
     "import_mail",
+    "introspection_from_table",
+    "jwt_from_table",
     "load_config",
     "normalize_flags",
     "serve",

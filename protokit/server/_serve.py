@@ -28,6 +28,13 @@ from ._backend_imap import StoreIMAPBackend
 from ._backend_pop3 import StorePOP3Backend
 from ._backend_smtp import StoreSMTPBackend
 from ._certs import CertificatePaths, ensure_certificate, server_ssl_context
+from ._serve_tokens import (
+    IntrospectionSettings,
+    JWTSettings,
+    TokenSettingsError,
+    introspection_from_table,
+    jwt_from_table,
+)
 from ._store import Store
 from ._tokens import TokenValidator
 
@@ -118,6 +125,10 @@ class ServeConfig:
     hostname: str = "localhost"
     cert_file: Path | None = None
     key_file: Path | None = None
+    #: Bearer tokens checked at an RFC 7662 endpoint (``[introspection]``).
+    introspection: IntrospectionSettings | None = None
+    #: JWT access tokens checked against configured keys (``[jwt]``).
+    jwt: JWTSettings | None = None
 
     def port(self, role: Role) -> int:
         return self.ports.get(role.name, role.standard_port + self.port_offset)
@@ -136,10 +147,31 @@ class ServeConfig:
         for role in ROLES:
             if not 0 <= self.port(role) <= 65535:
                 raise ConfigError(f"{role.name}: port {self.port(role)} is out of range")
+        try:
+            for settings in (self.introspection, self.jwt):
+                if settings is not None:
+                    settings.check()
+        except TokenSettingsError as exc:
+            raise ConfigError(str(exc)) from None
+
+    def token_validator(self, store: Store) -> TokenValidator:
+        """The bearer-token check: development tokens, plus JWTs and
+        introspection when configured.  Raises :class:`ConfigError` for an
+        unreadable key or secret file."""
+        try:
+            return TokenValidator(
+                store,
+                jwt=self.jwt.validator() if self.jwt is not None else None,
+                introspection=(
+                    self.introspection.validator() if self.introspection is not None else None
+                ),
+            )
+        except TokenSettingsError as exc:
+            raise ConfigError(str(exc)) from None
 
 
 _FILE_KEYS: Final = frozenset(
-    {"host", "port_offset", "hostname", "cert_file", "key_file", "ports"}
+    {"host", "port_offset", "hostname", "cert_file", "key_file", "ports", "introspection", "jwt"}
 )
 
 
@@ -147,7 +179,11 @@ def load_config(path: Path, base: ServeConfig) -> ServeConfig:
     """``base`` updated from the TOML file at ``path``: top-level ``host``,
     ``port_offset``, ``hostname``, ``cert_file``, ``key_file`` and a
     ``[ports]`` table (``smtp``, ``submission``, ``submissions``, ``imap``,
-    ``imaps``, ``pop3``, ``pop3s``).  Relative file names are relative to the file."""
+    ``imaps``, ``pop3``, ``pop3s``); ``[introspection]`` (``url``, ``client_id``,
+    ``client_secret_file``, ``client_auth``, ``cafile``, ``cache_ttl``) and
+    ``[jwt]`` (``issuer``, ``audience``, ``public_keys``, ``hmac_key_files``,
+    ``identity_claims``, ``leeway``) for bearer tokens from an identity
+    provider.  Relative file names are relative to the file."""
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
@@ -176,6 +212,14 @@ def load_config(path: Path, base: ServeConfig) -> ServeConfig:
     if not isinstance(ports, dict):
         raise ConfigError(f"{path}: [ports] is a table")
     config = replace(config, ports={**config.ports, **ports})
+    try:
+        if "introspection" in data:
+            settings = introspection_from_table(data["introspection"], path.parent)
+            config = replace(config, introspection=settings)
+        if "jwt" in data:
+            config = replace(config, jwt=jwt_from_table(data["jwt"], path.parent))
+    except TokenSettingsError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
     config.check()
     return config
 
@@ -240,7 +284,7 @@ async def serve(
     ctx = server_ssl_context(cert)
     with Store.open(config.data_dir) as store:
         astore = AsyncStore(store)
-        tokens = TokenValidator(store)
+        tokens = config.token_validator(store)
         listeners: dict[str, list[Listener]] = {
             "mx": [],
             "submission": [],

@@ -16,6 +16,7 @@ import anyio
 
 from ._certs import CertificateError
 from ._serve import ConfigError, ServeConfig, load_config, serve
+from ._serve_tokens import TokenSettingsError
 from ._types import StoreError
 
 __all__ = ["run_serve"]
@@ -44,6 +45,13 @@ def _config(args: argparse.Namespace, data_dir: Path) -> ServeConfig:
     if args.cert_file is not None:
         config = replace(config, cert_file=args.cert_file, key_file=args.key_file)
     config.check()
+    # Unreadable key or secret files are usage errors, found before any port is bound.
+    for settings in (config.jwt, config.introspection):
+        if settings is not None:
+            try:
+                settings.validator()
+            except TokenSettingsError as exc:
+                raise ConfigError(str(exc)) from None
     return config
 
 
