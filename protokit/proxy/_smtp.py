@@ -10,8 +10,10 @@ ENHANCEDSTATUSCODES pass when the upstream offers them; CHUNKING, BINARYMIME,
 DSN and the upstream's AUTH list do not; AUTH PLAIN LOGIN and STARTTLS are
 the proxy's own.  Each MAIL, RCPT, DATA and VRFY the client sends is sent
 again through the upstream :class:`protokit.smtp.ClientConnection`, and the
-upstream's parsed reply is the client's reply.  DATA streams chunk by chunk:
-unstuffed on the way in, stuffed again on the way out.
+upstream's parsed reply is the client's reply.  The client may pipeline;
+the RCPTs it pipelined behind a MAIL go upstream with that MAIL when the
+upstream offers PIPELINING.  DATA streams chunk by chunk: unstuffed on the
+way in, stuffed again on the way out.
 
 A message the local side refuses after its body started going upstream (a
 bare CR or LF, too long a line, too big) cannot be taken back with a reply:
