@@ -37,7 +37,7 @@ from ..imap import (
 )
 from ..imap import ConnectionClosed as IMAPConnectionClosed
 from ..net import ConnectionInfo, TLSMode, TransportError
-from ..oauth import AuthorizationNeeded
+from ..oauth import AuthorizationNeeded, StorageError
 from ..sasl import VerifyPassword
 from ..wire import Secret
 from ._imap_relay import relay, rewrite_capabilities
@@ -65,7 +65,11 @@ async def handle_imap(
             return
         session = _LocalLogin(stream, info, ctx, upstream)
         with anyio.move_on_after(ctx.limits.login_timeout) as scope:
-            logged_in = await session.run()
+            try:
+                logged_in = await session.run()
+            except TimeoutError:
+                ctx.log.info("the client stopped reading before logging in")
+                return
         if scope.cancelled_caught:
             ctx.log.info("client did not log in within %g s", ctx.limits.login_timeout)
             with anyio.move_on_after(5):
@@ -214,6 +218,9 @@ class _LocalLogin:
             self.ctx.log_authorization_needed(exc)
             text = self.ctx.authorization_needed_text()
             return LoginResult(Outcome.AUTHORIZATION_NEEDED, text=text)
+        except StorageError as exc:
+            self.ctx.log.error("the stored tokens cannot be read: %s", exc)
+            return LoginResult(Outcome.UNAVAILABLE, text="the proxy's token store is unusable")
         if not verified:
             self.ctx.log.info("local login refused for user %r", username[:64])
             return None

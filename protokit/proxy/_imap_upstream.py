@@ -28,7 +28,7 @@ from ..imap import (
 from ..imap import ConnectionClosed as IMAPConnectionClosed
 from ..imap._events import CommandHandle
 from ..net import Pump, TransportError
-from ..oauth import AuthorizationNeeded
+from ..oauth import AccountLocked, AuthorizationNeeded, OAuthError, StorageError
 from ._session import ProxyContext
 
 __all__ = ["Outcome", "UpstreamIMAP", "UpstreamUnavailable"]
@@ -182,6 +182,11 @@ class UpstreamIMAP:
         except AuthorizationNeeded as exc:
             ctx.log_authorization_needed(exc)
             return LoginResult(Outcome.AUTHORIZATION_NEEDED, text=ctx.authorization_needed_text())
+        except (OAuthError, AccountLocked, StorageError) as exc:
+            # The provider failing after the manager's retries, or the
+            # token file unusable: nothing the client can fix by retrying now.
+            ctx.log.error("no access token: %s", exc)
+            return LoginResult(Outcome.UNAVAILABLE, text="the OAuth provider is unavailable")
         try:
             handle = self.conn.authenticate(ctx.sasl_client(mechanism, token))
             done = await self._command(handle)

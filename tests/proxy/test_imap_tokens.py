@@ -151,3 +151,32 @@ async def test_never_authorized_account(
         assert await anyio.to_thread.run_sync(session) == (
             "b'[AUTHORIZATIONFAILED] authorization needed: run protokit proxy authorize work'"
         )
+
+
+async def test_provider_down_is_unavailable_not_a_crash(
+    provider: Provider, upstream: Dovecot, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    user = fresh_user()
+    grant = provider.issue(user)
+    acct = imap_account(provider, upstream, user)
+    storage_manager = stored(acct, tmp_path / "state", grant)
+    manager = TokenManager(oauth_provider(acct.provider), storage_manager.storage, max_attempts=1)
+    provider.fail_next(1, status=503)
+    caplog.set_level(logging.INFO, logger="protokit")
+    async with running_proxy(acct, manager, tmp_path) as info:
+        port = info.port("work")
+
+        def session() -> tuple[str, str]:
+            c = imaplib.IMAP4("127.0.0.1", port, timeout=10)
+            with pytest.raises(imaplib.IMAP4.error) as failed:
+                c.login(LOCAL_USER, LOCAL_PASSWORD)
+            # The next attempt, the provider back, goes through.
+            ok = c.login(LOCAL_USER, LOCAL_PASSWORD)[0]
+            c.logout()
+            return str(failed.value), ok
+
+        assert await anyio.to_thread.run_sync(session) == (
+            "b'[UNAVAILABLE] the OAuth provider is unavailable'",
+            "OK",
+        )
+    assert not [r for r in caplog.records if "internal error" in r.getMessage()]
