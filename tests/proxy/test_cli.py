@@ -16,12 +16,15 @@ import threading
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
+from protokit.net import TLSMode
 from protokit.oauth import TokenStorage
-from protokit.proxy._cli import main
+from protokit.proxy import AccountConfig, ProviderConfig
+from protokit.proxy._cli import client_command, main
 from protokit.wire import Secret
 from tests.interop.oauth_provider import (
     DEFAULT_CLIENT_ID,
@@ -274,3 +277,25 @@ def test_the_proxy_process_banner_login_and_sigterm(
     assert err.splitlines()[-1] == "protokit proxy: stopped"
     assert "level=INFO logger=protokit.proxy account=work logged in upstream as" in err
     assert LOCAL_PASSWORD not in err
+
+
+def test_client_commands_for_each_protocol_and_tls_mode(tmp_path: Path) -> None:
+    base = AccountConfig(
+        name="a", protocol="imap", listen_port=0, local_user="me",
+        upstream_host="h", upstream_port=1, upstream_user="me@example.com",
+        provider=ProviderConfig(name="p", token_endpoint="https://t", client_id="c"),
+    )  # fmt: skip
+    cert = tmp_path / "cert.pem"
+    starttls = replace(base, listen_tls=TLSMode.STARTTLS, cert_file=cert)
+    implicit = replace(base, listen_tls=TLSMode.IMPLICIT, cert_file=cert)
+    assert client_command(base, "127.0.0.1", 1143) == "curl -u me imap://127.0.0.1:1143/INBOX"
+    assert client_command(starttls, "127.0.0.1", 1143) == (
+        f"curl --ssl-reqd --cacert {cert} -u me imap://127.0.0.1:1143/INBOX"
+    )
+    assert client_command(replace(implicit, protocol="pop3"), "::1", 995) == (
+        f"curl --cacert {cert} -u me pop3s://[::1]:995/"
+    )
+    assert client_command(replace(base, protocol="smtp"), "127.0.0.1", 1587) == (
+        "curl -u me --mail-from me@example.com --mail-rcpt me@example.com -T message.eml "
+        "smtp://127.0.0.1:1587"
+    )

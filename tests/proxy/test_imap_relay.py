@@ -21,7 +21,7 @@ from protokit.net import InMemoryIMAPBackend, Listener, TLSMode, serve_imap
 from protokit.net._imap_server import DEFAULT_CAPABILITIES
 from protokit.sasl import TokenResult
 from protokit.wire import Secret
-from tests.interop.peers import make_cert
+from tests.interop.peers import free_port, make_cert
 
 from .conftest import (
     LOCAL_PASSWORD,
@@ -120,8 +120,18 @@ async def test_upstream_that_closes_gives_the_client_a_bye(tmp_path: Path) -> No
         await c.line()
         # AUTHENTICATE PLAIN with SASL-IR
         ir = base64.b64encode(b"\x00me\x00" + LOCAL_PASSWORD.encode())
-        await c.send(b"a1 AUTHENTICATE PLAIN " + ir + b"\r\na2 NOOP\r\n")
+        await c.send(
+            b"a1 AUTHENTICATE PLAIN " + ir + b"\r\n"
+            b"a15 COMPRESS DEFLATE\r\na16 STARTTLS\r\na2 NOOP\r\n"
+        )
         assert await c.line() == b"a1 OK [CAPABILITY IMAP4rev1 LITERAL+ IDLE] Logged in\r\n"
+        # Answered here, never forwarded (the upstream's next line is a2).
+        assert await c.line() == (
+            b"a15 BAD COMPRESS is not allowed now: the session is authenticated\r\n"
+        )
+        assert await c.line() == (
+            b"a16 BAD STARTTLS is not allowed now: the session is authenticated\r\n"
+        )
         assert await c.line() == (
             b"* BYE [UNAVAILABLE] the upstream server closed the connection\r\n"
         )
@@ -377,3 +387,13 @@ async def test_local_starttls_injection_split_at_every_offset(tmp_path: Path) ->
                 assert not rest.startswith(b"c "), rest
                 assert rest[:1] in (b"", b"\x15"), rest  # nothing, or a TLS alert
     assert tokens.calls == 0
+
+
+async def test_upstream_down_at_connect(tmp_path: Path) -> None:
+    acct = scripted_account(free_port())
+    async with (
+        running_proxy(acct, StaticTokens(), tmp_path) as info,
+        await connect(info.port("work")) as c,
+    ):
+        assert await c.line() == b"* BYE [UNAVAILABLE] the upstream server is unavailable\r\n"
+        assert await c.closed()
