@@ -82,6 +82,9 @@ def test_the_first_command_installs_and_starts_the_server_on_a_fresh_clone(
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(timeout=30)
+        proc.stdout.close()
+        if proc.stderr is not None:
+            proc.stderr.close()
     text = banner.decode()
     for name, port in STANDARD_PORTS.items():
         assert re.search(rf"\b{name}\b.*127\.0\.0\.1:{port + offset}\b", text), (name, text)
