@@ -31,19 +31,7 @@ from typing import Any, Final, TypeVar
 
 from ..errors import RemoteProtocolError
 from ._body import Address, Disposition, Envelope, MultiPart, SinglePart
-from ._grammar import (
-    FAST_ADDRESS,
-    FAST_BODY_LEAF,
-    FAST_BODY_TAIL,
-    FAST_DSP,
-    FAST_ITEM,
-    FAST_LEAF_EXT,
-    FAST_MPART_EXT,
-    FAST_NOT_QUOTABLE,
-    FAST_PAIR,
-    FAST_QUOTED,
-    QUOTED_ESCAPE,
-)
+from ._grammar import FAST, FAST_NOT_QUOTABLE, FAST_PLAIN, QUOTED_ESCAPE, FastPatterns
 from ._responses import Fetch
 from ._types import MONTHS
 from ._values import datetime, flag
@@ -84,11 +72,38 @@ _new_single = maker(SinglePart)
 _new_multi = maker(MultiPart)
 _new_fetch = maker(Fetch)
 
-_match_item = FAST_ITEM.match
-_match_leaf = FAST_BODY_LEAF.match
-_match_tail = FAST_BODY_TAIL.match
-_finditer_address = FAST_ADDRESS.finditer
-_findall_pair = FAST_PAIR.findall
+
+class _Matchers:
+    """The bound methods of one set of the fast path's patterns."""
+
+    __slots__ = (
+        "address",
+        "dsp",
+        "item",
+        "leaf",
+        "leaf_ext",
+        "mpart_ext",
+        "pair",
+        "quoted",
+        "tail",
+    )
+
+    def __init__(self, p: FastPatterns) -> None:
+        self.item = p.item.match
+        self.leaf = p.body_leaf.match
+        self.tail = p.body_tail.match
+        self.address = p.address.finditer
+        self.pair = p.pair.findall
+        self.quoted = p.quoted.findall
+        self.dsp = p.dsp.match
+        self.leaf_ext = p.leaf_ext.match
+        self.mpart_ext = p.mpart_ext.match
+
+
+# A message with a quoted-string escape somewhere is read with _ESCAPED, any
+# other (nearly all) with _PLAIN's cheaper patterns: see _grammar.
+_ESCAPED: Final = _Matchers(FAST)
+_PLAIN: Final = _Matchers(FAST_PLAIN)
 _unescape = QUOTED_ESCAPE.sub
 
 # A literal longer than this is not a header field: the message is a
@@ -165,7 +180,7 @@ def _flags(raw: bytes) -> tuple[Any, ...]:
     return value
 
 
-def _addresses(g: Sequence[Any], k: int) -> tuple[Address, ...] | None:
+def _addresses(g: Sequence[Any], k: int, p: _Matchers) -> tuple[Address, ...] | None:
     """The address list at ``g[k:k + 6]``: raw, the first address's fields,
     the other addresses raw."""
     if g[k] == b"NIL":
@@ -175,7 +190,7 @@ def _addresses(g: Sequence[Any], k: int) -> tuple[Address, ...] | None:
     if not rest:
         return (first,)
     new = _new_address
-    return (first, *[new(*m.groups()) for m in _finditer_address(rest)])
+    return (first, *[new(*m.groups()) for m in p.address(rest)])
 
 
 def _internaldate(m: Any) -> _dt.datetime:
@@ -192,39 +207,39 @@ def _internaldate(m: Any) -> _dt.datetime:
     return _dt.datetime(int(year), month, int(day), int(hh), int(mm), int(ss), tzinfo=tz)
 
 
-def _envelope(g: Sequence[Any]) -> Envelope:
+def _envelope(g: Sequence[Any], p: _Matchers) -> Envelope:
     # groups: date, subject, six address lists of six groups each (from,
     # sender, reply-to, to, cc, bcc), in-reply-to, message-id
     raw_from = g[2]
-    from_ = _addresses(g, 2)
+    from_ = _addresses(g, 2, p)
     # sender and reply-to are usually the very text of from: the same
     # (immutable) tuple is shared
-    sender = from_ if g[8] == raw_from else _addresses(g, 8)
-    reply_to = from_ if g[14] == raw_from else _addresses(g, 14)
+    sender = from_ if g[8] == raw_from else _addresses(g, 8, p)
+    reply_to = from_ if g[14] == raw_from else _addresses(g, 14, p)
     return _new_envelope(
         g[0],
         g[1],
         from_,
         sender,
         reply_to,
-        None if g[20] == b"NIL" else _addresses(g, 20),
-        None if g[26] == b"NIL" else _addresses(g, 26),
-        None if g[32] == b"NIL" else _addresses(g, 32),
+        None if g[20] == b"NIL" else _addresses(g, 20, p),
+        None if g[26] == b"NIL" else _addresses(g, 26, p),
+        None if g[32] == b"NIL" else _addresses(g, 32, p),
         g[38],
         g[39],
     )
 
 
-def _params(raw: bytes) -> tuple[tuple[bytes, bytes], ...] | None:
+def _params(raw: bytes, p: _Matchers) -> tuple[tuple[bytes, bytes], ...] | None:
     hit = _PARAMS.get(raw, _MISS)
     if hit is not _MISS:
         return hit  # type: ignore[no-any-return]
-    value: tuple[tuple[bytes, bytes], ...] = tuple(_findall_pair(raw))
+    value: tuple[tuple[bytes, bytes], ...] = tuple(p.pair(raw))
     _remember(_PARAMS, raw, value)
     return value
 
 
-def _disposition(raw: bytes | None) -> Disposition | None:
+def _disposition(raw: bytes | None, p: _Matchers) -> Disposition | None:
     # body-fld-dsp = "(" string SP body-fld-param ")" / nil
     if raw is None:
         return None
@@ -232,52 +247,53 @@ def _disposition(raw: bytes | None) -> Disposition | None:
         return _DISPOSITIONS[raw]
     except KeyError:
         pass
-    m = FAST_DSP.match(raw)
+    m = p.dsp(raw)
     if m is None:  # pragma: no cover - the enclosing pattern matched it
         raise _Fallback
-    d = _new_disposition(m.group(1), _params(m.group(2)))
+    d = _new_disposition(m.group(1), _params(m.group(2), p))
     _remember(_DISPOSITIONS, raw, d)
     return d
 
 
-def _language(raw: bytes | None) -> tuple[bytes, ...] | None:
+def _language(raw: bytes | None, p: _Matchers) -> tuple[bytes, ...] | None:
     # body-fld-lang = nstring / "(" string *(SP string) ")"
     if raw is None or raw == b"NIL":
         return None
     if raw[0] == 40:
-        return tuple(FAST_QUOTED.findall(raw))
+        return tuple(p.quoted(raw))
     return (raw[1:-1],)
 
 
-def _leaf_ext(raw: bytes) -> tuple[Any, ...]:
-    m = FAST_LEAF_EXT.match(raw)
+def _leaf_ext(raw: bytes, p: _Matchers) -> tuple[Any, ...]:
+    m = p.leaf_ext(raw)
     if m is None:  # pragma: no cover - the enclosing pattern matched it
         raise _Fallback
     g = m.groups()
     return (
         _raw_nstring(g[0]),
-        _disposition(g[1]),
-        _language(g[2]),
+        _disposition(g[1], p),
+        _language(g[2], p),
         _raw_nstring(g[3]),
         4 - g.count(None),
     )
 
 
-def _mpart_ext(raw: bytes) -> tuple[Any, ...]:
-    m = FAST_MPART_EXT.match(raw)
+def _mpart_ext(raw: bytes, p: _Matchers) -> tuple[Any, ...]:
+    m = p.mpart_ext(raw)
     if m is None:  # pragma: no cover - the enclosing pattern matched it
         raise _Fallback
     g = m.groups()
-    return (_disposition(g[0]), _language(g[1]), _raw_nstring(g[2]), 3 - g.count(None))
+    return (_disposition(g[0], p), _language(g[1], p), _raw_nstring(g[2]), 3 - g.count(None))
 
 
-def _body(line: bytes, pos: int, max_depth: int) -> tuple[Any, int]:
+def _body(line: bytes, pos: int, max_depth: int, p: _Matchers) -> tuple[Any, int]:
     """body = "(" (body-type-1part / body-type-mpart) ")", with an explicit
     stack for the multiparts."""
     stack: list[list[Any]] = []
     leaf_ext = _LEAF_EXT
     cached_params = _PARAMS.get
     new_single = _new_single
+    match_leaf = p.leaf
     while True:
         if line[pos + 1 : pos + 2] == b"(":
             if len(stack) >= max_depth - 1:
@@ -285,7 +301,7 @@ def _body(line: bytes, pos: int, max_depth: int) -> tuple[Any, int]:
             stack.append([])
             pos += 1
             continue
-        m = _match_leaf(line, pos)
+        m = match_leaf(line, pos)
         if m is None:
             raise _Fallback
         # type, subtype, params (raw), id, description, encoding, size,
@@ -298,12 +314,12 @@ def _body(line: bytes, pos: int, max_depth: int) -> tuple[Any, int]:
             raise _Fallback
         ext = leaf_ext.get(raw_ext)
         if ext is None:
-            ext = _leaf_ext(raw_ext)
+            ext = _leaf_ext(raw_ext, p)
         params = cached_params(raw_params, _MISS)
         part: Any = new_single(
             mtype,
             subtype,
-            _params(raw_params) if params is _MISS else params,
+            _params(raw_params, p) if params is _MISS else params,
             id_,
             desc,
             enc,
@@ -325,7 +341,7 @@ def _body(line: bytes, pos: int, max_depth: int) -> tuple[Any, int]:
             stack[-1].append(part)
             if line[pos : pos + 1] == b"(":
                 break  # the next part of this multipart
-            t = _match_tail(line, pos)
+            t = p.tail(line, pos)
             if t is None:
                 raise _Fallback
             subtype, raw_params, rest = t.groups()
@@ -334,11 +350,11 @@ def _body(line: bytes, pos: int, max_depth: int) -> tuple[Any, int]:
             else:
                 ext = _MPART_EXT.get(rest)
                 if ext is None:
-                    ext = _mpart_ext(rest)
+                    ext = _mpart_ext(rest, p)
                 part = _new_multi(
                     tuple(stack.pop()),
                     subtype,
-                    _params(raw_params),
+                    _params(raw_params, p),
                     ext[0],
                     ext[1],
                     ext[2],
@@ -413,10 +429,14 @@ def fast_fetch(seq: int, fragments: Sequence[Any], start: int, max_depth: int) -
     bodystructure = body = modseq = msgid = thrid = None
     pos = start + 1
     end = len(line)
-    escaped = False
+    # a quoted-string escape anywhere (flags hold a backslash, but never
+    # these two sequences): the patterns that read escapes, else the others
+    escaped = b'\\"' in line or b"\\\\" in line
+    p = _ESCAPED if escaped else _PLAIN
+    match_item = p.item
     try:
         while True:
-            m = _match_item(line, pos)
+            m = match_item(line, pos)
             if m is None:
                 return None
             idx = m.lastindex
@@ -427,13 +447,9 @@ def fast_fetch(seq: int, fragments: Sequence[Any], start: int, max_depth: int) -
             elif idx == 3:
                 internaldate = _internaldate(m)
             elif idx == 15:
-                envelope = _envelope(m.group(*_ENVELOPE_GROUPS))
-                if line.find(b"\\", pos, m.end()) >= 0:
-                    escaped = True
+                envelope = _envelope(m.group(*_ENVELOPE_GROUPS), p)
             elif idx == 56 or idx == 57:
-                part, pos = _body(line, m.end(), max_depth)
-                if line.find(b"\\", m.end(), pos) >= 0:
-                    escaped = True
+                part, pos = _body(line, m.end(), max_depth, p)
                 if idx == 56:
                     bodystructure = part
                 else:

@@ -16,7 +16,7 @@ construction" and "what the parser accepts" are the same rule.
 from __future__ import annotations
 
 import re
-from typing import Final
+from typing import Final, NamedTuple
 
 # Longest atom or number we tokenize in one piece.  A longer run is split by
 # the regex engine into two adjacent atoms, which the tokenizer rejects as a
@@ -189,6 +189,7 @@ HEADER_FIELD: Final = re.compile(rb"[!#$&'*+\-.0-9;<=>?@A-Z^_`a-z|}~]{1,256}\Z")
 # one is the preceding parameter's value.
 PARAM_NAME: Final = re.compile(r"[A-Za-z][A-Za-z0-9.\-]{0,63}\Z")
 
+
 # -- the FETCH fast path (_fastfetch.py) ----------------------------------------
 # Each pattern accepts a subset of what the generic tokenizer accepts, in the
 # exact form servers send (upper-case names, NIL, single spaces); anything
@@ -197,81 +198,149 @@ PARAM_NAME: Final = re.compile(r"[A-Za-z][A-Za-z0-9.\-]{0,63}\Z")
 # quoted.  Most groups capture a value ready to use: the content of a quoted
 # string (its escapes are undone afterwards, only in a message that has any),
 # ``None`` for NIL; the rarer structures are captured raw and read apart.
-_FQ = rb'"[^"\\\r\n\x00]*(?:\\["\\][^"\\\r\n\x00]*)*"'
-_FQC = rb'"([^"\\\r\n\x00]*(?:\\["\\][^"\\\r\n\x00]*)*)"'
-_FNS = rb"(?:NIL|" + _FQ + rb")"
-_FNSC = rb"(?:NIL|" + _FQC + rb")"
-_FADDR = rb"\(" + _FNS + rb" " + _FNS + rb" " + _FNS + rb" " + _FNS + rb"\)"
-# an address list: raw (group 1), the fields of its first address as
-# content (2-5) and the other addresses raw (6; empty for the usual list of
-# one)
-_FALIST = (
-    rb"(NIL|\(\(" + _FNSC + rb" " + _FNSC + rb" " + _FNSC + rb" " + _FNSC
-    + rb"\)((?:" + _FADDR + rb"){0,999})\))"
-)  # fmt: skip
-_FPARAMS = rb"NIL|\(" + _FQ + rb" " + _FQ + rb"(?: " + _FQ + rb" " + _FQ + rb"){0,1000}\)"
-_FDSP = rb"NIL|\(" + _FQ + rb" (?:" + _FPARAMS + rb")\)"
-_FLANG = rb"NIL|" + _FQ + rb"|\(" + _FQ + rb"(?: " + _FQ + rb"){0,1000}\)"
-# envelope = "(" env-date SP env-subject SP env-from SP env-sender SP
-#            env-reply-to SP env-to SP env-cc SP env-bcc SP env-in-reply-to SP
-#            env-message-id ")"
-_FENV = (
-    rb"(ENVELOPE \(" + _FNSC + rb" " + _FNSC + rb" " + rb" ".join([_FALIST] * 6)
-    + rb" " + _FNSC + rb" " + _FNSC + rb"\))"
-)  # fmt: skip
-# Groups: 1 UID, 2 FLAGS, 3 INTERNALDATE (the whole item, so that it is
-# the match's lastindex; 4-10 day, month, year, hour, minute, second, zone
-# as DATE_TIME reads them), 11 RFC822.SIZE, 12 MODSEQ, 13 X-GM-MSGID,
-# 14 X-GM-THRID, 15 ENVELOPE (the whole item; 16-55 its fields: date and
-# subject as content, six address lists of six groups each, in-reply-to and
-# message-id as content), 56 BODYSTRUCTURE, 57 BODY.
-FAST_ITEM: Final = re.compile(
-    rb"(?:UID ([0-9]{1,10})"
-    rb"|FLAGS \(((?:\\?[!#$&'+,\-./0-9:;<=>?@A-Z^_`a-z|}~]{1,256}"
-    rb"(?: \\?[!#$&'+,\-./0-9:;<=>?@A-Z^_`a-z|}~]{1,256}){0,1000})?)\)"
-    rb'|(INTERNALDATE "( ?[0-9]{1,2})-([A-Za-z]{3})-([0-9]{4}) '
-    rb'([0-9]{2}):([0-9]{2}):([0-9]{2}) ([+-][0-9]{4})")'
-    rb"|RFC822\.SIZE ([0-9]{1,19})"
-    rb"|MODSEQ \(([0-9]{1,19})\)"
-    rb"|X-GM-MSGID ([0-9]{1,19})"
-    rb"|X-GM-THRID ([0-9]{1,19})"
-    rb"|" + _FENV + rb"|(BODYSTRUCTURE) (?=\()|(BODY) (?=\())"
-)
-# one address of a list: name, adl, mailbox, host as content / None
-FAST_ADDRESS: Final = re.compile(
-    rb"\(" + _FNSC + rb" " + _FNSC + rb" " + _FNSC + rb" " + _FNSC + rb"\)"
-)
-# body-fld-param's pairs, as content
-FAST_PAIR: Final = re.compile(_FQC + rb" " + _FQC)
-FAST_QUOTED: Final = re.compile(_FQC)
-# body-fld-dsp = "(" string SP body-fld-param ")": type as content, params raw
-FAST_DSP: Final = re.compile(rb"\(" + _FQC + rb" (" + _FPARAMS + rb")\)\Z")
-# body-type-basic / body-type-text with body-ext-1part up to body-fld-loc:
-# groups 1 type, 2 subtype (content), 3 params (raw), 4 id, 5 description,
-# 6 encoding (content), 7 size, 8 lines, 9 the extension data, raw (often
-# one of a few constants such as " NIL NIL NIL NIL")
-FAST_BODY_LEAF: Final = re.compile(
-    rb"\(" + _FQC + rb" " + _FQC + rb" (" + _FPARAMS + rb") " + _FNSC + rb" " + _FNSC
-    + rb" " + _FQC + rb" ([0-9]{1,20})(?: ([0-9]{1,20}))?"
-    rb"((?: " + _FNS + rb"(?: (?:" + _FDSP + rb")(?: (?:" + _FLANG + rb")(?: " + _FNS
-    + rb")?)?)?)?)\)"
-)  # fmt: skip
-# that extension data read apart: 1 md5, 2 disposition, 3 language, 4 location
-FAST_LEAF_EXT: Final = re.compile(
-    rb" (" + _FNS + rb")(?: (" + _FDSP + rb")(?: (" + _FLANG + rb")(?: (" + _FNS
-    + rb"))?)?)?\Z"
-)  # fmt: skip
-# the end of body-type-mpart: SP media-subtype [SP body-ext-mpart] ")",
-# body-ext-mpart up to body-fld-loc: groups 1 subtype (content), 2 params
-# (raw), 3 the rest of the extension data (raw)
-FAST_BODY_TAIL: Final = re.compile(
-    rb" " + _FQC + rb"(?: (" + _FPARAMS + rb")((?: (?:" + _FDSP + rb")(?: (?:" + _FLANG
-    + rb")(?: " + _FNS + rb")?)?)?))?\)"
-)  # fmt: skip
-# that rest read apart: 1 disposition, 2 language, 3 location
-FAST_MPART_EXT: Final = re.compile(
-    rb" (" + _FDSP + rb")(?: (" + _FLANG + rb")(?: (" + _FNS + rb"))?)?\Z"
-)
+class FastPatterns(NamedTuple):
+    """The fast path's patterns, in one of two variants (see
+    :func:`_fast_patterns`)."""
+
+    item: re.Pattern[bytes]
+    address: re.Pattern[bytes]
+    pair: re.Pattern[bytes]
+    quoted: re.Pattern[bytes]
+    dsp: re.Pattern[bytes]
+    body_leaf: re.Pattern[bytes]
+    leaf_ext: re.Pattern[bytes]
+    body_tail: re.Pattern[bytes]
+    mpart_ext: re.Pattern[bytes]
+
+
+def _fast_patterns(escapes: bool) -> FastPatterns:
+    """The patterns with quoted strings that may hold escapes (``\\"`` and
+    ``\\\\``), or that hold none.  A message that has neither two-octet
+    sequence anywhere is read with the second set: the escape loop is most
+    of the cost of matching a quoted string in ``re`` (about 40% of an
+    ENVELOPE's), and without an escape both sets match the same text the same
+    way.  The loop is possessive: the text after a quoted string's plain run
+    is an escape or the closing quote, so backtracking into it never finds
+    another match."""
+    if escapes:
+        fq = rb'"[^"\\\r\n\x00]*(?:\\["\\][^"\\\r\n\x00]*)*+"'
+        fqc = rb'"([^"\\\r\n\x00]*(?:\\["\\][^"\\\r\n\x00]*)*+)"'
+    else:
+        fq = rb'"[^"\\\r\n\x00]*"'
+        fqc = rb'"([^"\\\r\n\x00]*)"'
+    fns = rb"(?:NIL|" + fq + rb")"
+    fnsc = rb"(?:NIL|" + fqc + rb")"
+    faddr = rb"\(" + fns + rb" " + fns + rb" " + fns + rb" " + fns + rb"\)"
+    # an address list: raw (group 1), the fields of its first address as
+    # content (2-5) and the other addresses raw (6; empty for the usual list
+    # of one)
+    falist = (
+        rb"(NIL|\(\(" + fnsc + rb" " + fnsc + rb" " + fnsc + rb" " + fnsc
+        + rb"\)((?:" + faddr + rb"){0,999})\))"
+    )  # fmt: skip
+    fparams = rb"NIL|\(" + fq + rb" " + fq + rb"(?: " + fq + rb" " + fq + rb"){0,1000}\)"
+    fdsp = rb"NIL|\(" + fq + rb" (?:" + fparams + rb")\)"
+    flang = rb"NIL|" + fq + rb"|\(" + fq + rb"(?: " + fq + rb"){0,1000}\)"
+    # envelope = "(" env-date SP env-subject SP env-from SP env-sender SP
+    #            env-reply-to SP env-to SP env-cc SP env-bcc SP env-in-reply-to SP
+    #            env-message-id ")"
+    fenv = (
+        rb"(ENVELOPE \(" + fnsc + rb" " + fnsc + rb" " + rb" ".join([falist] * 6)
+        + rb" " + fnsc + rb" " + fnsc + rb"\))"
+    )  # fmt: skip
+    return FastPatterns(
+        # Groups: 1 UID, 2 FLAGS, 3 INTERNALDATE (the whole item, so that it
+        # is the match's lastindex; 4-10 day, month, year, hour, minute,
+        # second, zone as DATE_TIME reads them), 11 RFC822.SIZE, 12 MODSEQ,
+        # 13 X-GM-MSGID, 14 X-GM-THRID, 15 ENVELOPE (the whole item; 16-55
+        # its fields: date and subject as content, six address lists of six
+        # groups each, in-reply-to and message-id as content),
+        # 56 BODYSTRUCTURE, 57 BODY.
+        item=re.compile(
+            rb"(?:UID ([0-9]{1,10})"
+            rb"|FLAGS \(((?:\\?[!#$&'+,\-./0-9:;<=>?@A-Z^_`a-z|}~]{1,256}"
+            rb"(?: \\?[!#$&'+,\-./0-9:;<=>?@A-Z^_`a-z|}~]{1,256}){0,1000})?)\)"
+            rb'|(INTERNALDATE "( ?[0-9]{1,2})-([A-Za-z]{3})-([0-9]{4}) '
+            rb'([0-9]{2}):([0-9]{2}):([0-9]{2}) ([+-][0-9]{4})")'
+            rb"|RFC822\.SIZE ([0-9]{1,19})"
+            rb"|MODSEQ \(([0-9]{1,19})\)"
+            rb"|X-GM-MSGID ([0-9]{1,19})"
+            rb"|X-GM-THRID ([0-9]{1,19})"
+            rb"|" + fenv + rb"|(BODYSTRUCTURE) (?=\()|(BODY) (?=\())"
+        ),
+        # one address of a list: name, adl, mailbox, host as content / None
+        address=re.compile(rb"\(" + fnsc + rb" " + fnsc + rb" " + fnsc + rb" " + fnsc + rb"\)"),
+        # body-fld-param's pairs, as content
+        pair=re.compile(fqc + rb" " + fqc),
+        quoted=re.compile(fqc),
+        # body-fld-dsp = "(" string SP body-fld-param ")": type as content,
+        # params raw
+        dsp=re.compile(rb"\(" + fqc + rb" (" + fparams + rb")\)\Z"),
+        # body-type-basic / body-type-text with body-ext-1part up to
+        # body-fld-loc: groups 1 type, 2 subtype (content), 3 params (raw),
+        # 4 id, 5 description, 6 encoding (content), 7 size, 8 lines, 9 the
+        # extension data, raw (often one of a few constants such as
+        # " NIL NIL NIL NIL")
+        body_leaf=re.compile(
+            rb"\("
+            + fqc
+            + rb" "
+            + fqc
+            + rb" ("
+            + fparams
+            + rb") "
+            + fnsc
+            + rb" "
+            + fnsc
+            + rb" "
+            + fqc
+            + rb" ([0-9]{1,20})(?: ([0-9]{1,20}))?"
+            rb"((?: "
+            + fns
+            + rb"(?: (?:"
+            + fdsp
+            + rb")(?: (?:"
+            + flang
+            + rb")(?: "
+            + fns
+            + rb")?)?)?)?)\)"
+        ),
+        # that extension data read apart: 1 md5, 2 disposition, 3 language,
+        # 4 location
+        leaf_ext=re.compile(
+            rb" ("
+            + fns
+            + rb")(?: ("
+            + fdsp
+            + rb")(?: ("
+            + flang
+            + rb")(?: ("
+            + fns
+            + rb"))?)?)?\Z"
+        ),
+        # the end of body-type-mpart: SP media-subtype [SP body-ext-mpart]
+        # ")", body-ext-mpart up to body-fld-loc: groups 1 subtype (content),
+        # 2 params (raw), 3 the rest of the extension data (raw)
+        body_tail=re.compile(
+            rb" "
+            + fqc
+            + rb"(?: ("
+            + fparams
+            + rb")((?: (?:"
+            + fdsp
+            + rb")(?: (?:"
+            + flang
+            + rb")(?: "
+            + fns
+            + rb")?)?)?))?\)"
+        ),
+        # that rest read apart: 1 disposition, 2 language, 3 location
+        mpart_ext=re.compile(rb" (" + fdsp + rb")(?: (" + flang + rb")(?: (" + fns + rb"))?)?\Z"),
+    )
+
+
+FAST: Final = _fast_patterns(escapes=True)
+FAST_PLAIN: Final = _fast_patterns(escapes=False)
 # what needs reading in a line that has any: a quoted-string escape
 FAST_ESCAPED: Final = re.compile(rb'\\["\\]')
 # what a literal may not hold to be inlined as a quoted string
