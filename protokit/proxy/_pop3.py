@@ -65,6 +65,7 @@ from ..pop3 import (
     UserReceived,
     parse_command,
 )
+from ..pop3._parse import parse_status
 from ..pop3._write import err_line, multiline, ok_line
 from ..sasl import VerifyPassword
 from ..wire import DotStuffer, ReceiveBuffer
@@ -326,6 +327,8 @@ class _Relay:
             c.encode("utf-8") for c in srv.capability_lines()
         )
         self.stuffer: DotStuffer | None = None
+        # The upstream's last chunk (an unasked -ERR is its last line).
+        self.last = b""
         self.skipping = False
         self.errors = 0
         self.quitting = False
@@ -398,9 +401,35 @@ class _Relay:
             if self.done or (self.quitting and not self.owed):
                 scope.cancel()
                 return
-            awaiting = any(not isinstance(x, bytes) for x in self.owed)
-            timeout = limits.upstream_timeout if awaiting else limits.idle_timeout
-            self.up.receive_data(await receive(self.upstream, timeout))
+            timeout = limits.upstream_timeout if self.awaiting() else limits.idle_timeout
+            data = await receive(self.upstream, timeout)
+            self.last = data
+            if data and not self.awaiting():
+                self.unsolicited(data)
+            else:
+                self.up.receive_data(data)
+
+    def awaiting(self) -> bool:
+        """Whether a command sent upstream still waits for its reply."""
+        return any(not isinstance(x, bytes) for x in self.owed)
+
+    def unsolicited(self, data: bytes) -> None:
+        """The upstream spoke with no command outstanding: a server ending the
+        session (at token expiry, "-ERR [AUTH] ..."): its last line, a -ERR,
+        goes to the client as is, and the session ends."""
+        lines = data.split(b"\r\n")
+        line = lines[-2] if len(lines) > 1 else b""
+        try:
+            ok, code, text = parse_status(line)
+        except ProtocolError:
+            ok, code, text = True, None, ""
+        if ok:
+            self.s.log.warning("the upstream spoke unasked; ending the session")
+            self.out.append(err_line("the upstream server ended the session", "SYS/TEMP"))
+        else:
+            self.s.log.info("the upstream ended the session: %s", text)
+            self.out.append(_status(False, text, code))
+        self.done = True
 
     # -- client to upstream -------------------------------------------------------
 
@@ -456,6 +485,10 @@ class _Relay:
             try:
                 ev = self.up.next_event()
             except RemoteProtocolError as exc:
+                if not self.awaiting() and self.stuffer is None:
+                    # Replies, then an unasked line in the same read.
+                    self.unsolicited(self.last)
+                    return
                 self.s.log.warning("the upstream broke the protocol or the session: %s", exc)
                 self.upstream_gone("the upstream server ended the session")
                 return

@@ -5,14 +5,19 @@ upstream that ends the session at token expiry, and QUIT semantics."""
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import logging
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 
 import anyio
 import pytest
 
-from protokit.net import TLSMode
+from protokit.net import InMemoryPOP3Backend, Listener, TLSMode, serve_pop3
+from protokit.pop3 import ServerConfig
+from protokit.sasl import TokenResult
+from protokit.wire import Secret
 from tests.interop.oauth_provider import Provider, oauth_provider
 from tests.interop.peers import make_cert
 
@@ -20,6 +25,7 @@ from .pop3_smtp_helpers import (
     LOCAL_PASSWORD,
     LOCAL_USER,
     ProviderTokens,
+    _introspect,
     account,
     read_to_end,
     read_until,
@@ -131,9 +137,10 @@ async def test_upstream_ending_the_session_at_token_expiry_ends_it_cleanly(
         ):
             await s.send(b"USER me\r\nPASS " + LOCAL_PASSWORD.encode() + b"\r\nSTAT\r\n")
             got = await read_to_end(s)
+    # The upstream's own -ERR, then the end.
     assert got == (
         b"+OK POP3 proxy ready\r\n+OK send PASS\r\n+OK logged in\r\n+OK 1 10\r\n"
-        b"-ERR [SYS/TEMP] the upstream server ended the session\r\n"
+        b"-ERR [AUTH] the access token expired: log in again\r\n"
     )
 
 
@@ -193,3 +200,51 @@ async def test_upstream_closing_during_auth_is_err_sys_temp_and_the_end(
         b"+OK POP3 proxy ready\r\n+OK send PASS\r\n"
         b"-ERR [SYS/TEMP] the upstream server is unavailable\r\n"
     )
+
+
+async def test_protokit_pop3_upstream_ends_the_session_at_token_expiry(tmp_path: Path) -> None:
+    """protokit's own serve_pop3 as the upstream, introspecting at the fake
+    provider: a 2 s token, and the session ends with its -ERR at expiry."""
+    with oauth_provider(user="alice", expires_in=2) as provider:
+        backend = IntrospectingPOP3Backend(provider)
+        backend.add_user("alice", "unused-password")
+        backend.deliver("alice", b"Subject: x\r\n\r\nbody\r\n")
+        config = ServerConfig(
+            sasl_mechanisms=("XOAUTH2", "OAUTHBEARER"), allow_plaintext_auth=True
+        )
+        async with anyio.create_task_group() as tg:
+            info = await tg.start(
+                partial(serve_pop3, backend, [Listener(port=0, name="up")], config=config)
+            )
+            acct = account(
+                "pop3", provider, upstream_port=info.port("up"), upstream_tls=TLSMode.PLAIN
+            )
+            tokens = ProviderTokens(provider, provider.issue("alice"))
+            async with (
+                running_proxy(acct, tokens, tmp_path) as port,
+                await anyio.connect_tcp("127.0.0.1", port) as s,
+            ):
+                await s.send(b"AUTH PLAIN " + PLAIN + b"\r\nSTAT\r\n")
+                head = await read_until(s, b"+OK 1 20\r\n")
+                got = head + await read_to_end(s)
+            tg.cancel_scope.cancel()
+    assert got == (
+        b"+OK POP3 proxy ready\r\n+OK alice's maildrop has 1 message (20 octets)\r\n"
+        b"+OK 1 20\r\n-ERR [AUTH] the access token expired: log in again\r\n"
+    )
+
+
+class IntrospectingPOP3Backend(InMemoryPOP3Backend):
+    """Bearer tokens checked at the fake provider (RFC 7662), their expiry
+    passed on so the server ends the session then."""
+
+    def __init__(self, provider: Provider) -> None:
+        super().__init__()
+        self.provider = provider
+
+    async def validate_token(self, username: str | None, token: Secret[str]) -> TokenResult:
+        answer = await anyio.to_thread.run_sync(_introspect, self.provider, token.expose())
+        if answer.get("active") is not True or answer.get("username") != username:
+            return TokenResult(valid=False)
+        expires = dt.datetime.fromtimestamp(int(answer["exp"]), dt.UTC)
+        return TokenResult(valid=True, identity=username, expires_at=expires)
