@@ -6,13 +6,13 @@ the validator :class:`~protokit.server.TokenValidator` consults."""
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Final, Literal
 from urllib.parse import urlsplit
 
+from ..oauth._http import is_loopback
 from ..wire._secret import Secret
 from ._jwt import JWTKey, JWTValidator
 
@@ -36,15 +36,6 @@ ClientAuth = Literal["client_secret_basic", "client_secret_post"]
 _CLIENT_AUTH: Final = ("client_secret_basic", "client_secret_post")
 
 
-def _loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 @dataclass(frozen=True, slots=True, kw_only=True)
 class IntrospectionSettings:
     """An RFC 7662 endpoint: its URL (https, or http on loopback only), the
@@ -64,7 +55,7 @@ class IntrospectionSettings:
         parts = urlsplit(self.url)
         if parts.scheme not in ("https", "http") or not parts.hostname:
             raise TokenSettingsError("introspection.url is an https:// URL")
-        if parts.scheme == "http" and not _loopback(parts.hostname):
+        if parts.scheme == "http" and not is_loopback(parts.hostname):
             raise TokenSettingsError(
                 "introspection.url must be https:// (plain http only to a loopback address)"
             )
