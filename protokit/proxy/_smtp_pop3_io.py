@@ -1,13 +1,15 @@
-"""What the POP3 and SMTP sides of the proxy share: reading and writing the
-two streams with timeouts, relaying both directions after login with bounded
-buffering, and choosing and running the upstream SASL mechanism.
+"""What the POP3 and SMTP sides of the proxy share: reading and writing a
+stream with timeouts, reading both streams at once with bounded buffering,
+and getting the upstream SASL mechanism with a fresh access token.
 
 Before login a handler reads one stream at a time (so that no task is
-reading while a stream is wrapped in TLS).  After login a :class:`Duplex`
-reads both: each stream has one reader task that hands over one chunk and
-then waits until that chunk has been taken, so at most one unread chunk per
-direction is held, and a client that pipelines while the upstream is slow is
-held back by TCP rather than by memory.
+reading while a stream is wrapped in TLS).  After login the SMTP side, which
+answers one command at a time yet must hear an upstream that ends the
+session while the client is idle, reads both through a :class:`Duplex`: each
+stream has one reader task that hands over one chunk and then waits until
+that chunk has been taken, so at most one unread chunk per direction is
+held, and a client that pipelines while the upstream is slow is held back by
+TCP rather than by memory.  (The POP3 side runs one task per direction.)
 """
 
 from __future__ import annotations
