@@ -397,3 +397,69 @@ async def test_upstream_down_at_connect(tmp_path: Path) -> None:
     ):
         assert await c.line() == b"* BYE [UNAVAILABLE] the upstream server is unavailable\r\n"
         assert await c.closed()
+
+
+def _peak_rss_reset() -> int:
+    """Reset the kernel's peak RSS of this process (VmHWM) and return the
+    current RSS in KiB (Linux: writing 5 to clear_refs resets the peak)."""
+    Path("/proc/self/clear_refs").write_text("5")
+    return _status_kib("VmRSS")
+
+
+def _status_kib(field: str) -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    raise AssertionError(f"no {field} in /proc/self/status")
+
+
+async def test_twenty_megabyte_literals_stream_both_ways_in_bounded_memory(
+    tmp_path: Path,
+) -> None:
+    size = 20 * 1024 * 1024
+    piece = bytes(range(256)) * 256  # 64 KiB, sent again and again
+
+    async def script(up: Peer) -> None:
+        await fake_login(up)
+        # Upstream to client: a 20 MB FETCH body.
+        assert await up.line() == b"b FETCH 1 BODY[]\r\n"
+        await up.send(b"* 1 FETCH (BODY[] {%d}\r\n" % size)
+        for _ in range(size // len(piece)):
+            await up.send(piece)
+        await up.send(b")\r\nb OK done\r\n")
+        # Client to upstream: a 20 MB APPEND with LITERAL+.
+        assert await up.line() == b"c APPEND INBOX {%d+}\r\n" % size
+        got = 0
+        while got < size:
+            got += len(await up.exactly(min(len(piece), size - got)))
+        assert await up.line() == b"\r\n"
+        await up.send(b"c OK APPEND done\r\n")
+
+    async with (
+        scripted_upstream(script) as (up_port, errors),
+        running_proxy(scripted_account(up_port), StaticTokens(), tmp_path) as info,
+        await connect(info.port("work")) as c,
+    ):
+        await c.line()
+        await c.send(b"a LOGIN me " + LOCAL_PASSWORD.encode() + b"\r\n")
+        await c.line()
+        before = _peak_rss_reset()
+        await c.send(b"b FETCH 1 BODY[]\r\n")
+        assert await c.line() == b"* 1 FETCH (BODY[] {%d}\r\n" % size
+        got = 0
+        while got < size:
+            chunk = await c.exactly(min(len(piece), size - got))
+            assert chunk == piece[: len(chunk)]
+            got += len(chunk)
+        assert await c.line() == b")\r\n"
+        assert await c.line() == b"b OK done\r\n"
+        await c.send(b"c APPEND INBOX {%d+}\r\n" % size)
+        for _ in range(size // len(piece)):
+            await c.send(piece)
+        await c.send(b"\r\n")
+        assert await c.line() == b"c OK APPEND done\r\n"
+        grown_mib = (_status_kib("VmHWM") - before) / 1024
+    assert errors == []
+    # A copy of either literal held whole would be 20 MiB (the proxy, the
+    # scripted upstream and the client all run in this process).
+    assert grown_mib < 8, grown_mib
