@@ -41,6 +41,8 @@ from ._imap_client_types import IMAPError as IMAPError
 from ._imap_client_types import ListEntry as ListEntry
 from ._imap_client_types import MailboxState as MailboxState
 from ._imap_client_types import StoreChanges as StoreChanges
+from ._imap_search import SearchableMessage as SearchableMessage
+from ._imap_search import search_matches as search_matches
 from ._imap_server import serve_imap as serve_imap
 from ._pop3_backend import InMemoryPOP3Backend as InMemoryPOP3Backend
 from ._pop3_backend import Maildrop as Maildrop
@@ -153,6 +155,7 @@ __all__ = [
     "SMTPSenderRefused",
     "SMTPSession",
     "SansIOConnection",
+    "SearchableMessage",
     "SelectedMailbox",
     "SendResult",
     "ServerInfo",
@@ -178,6 +181,7 @@ __all__ = [
     "open_smtp",
     "open_stream",
     "parse_proxy_header",
+    "search_matches",
     "serve_imap",
     "serve_listeners",
     "serve_pop3",

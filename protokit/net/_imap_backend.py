@@ -186,7 +186,8 @@ class SelectedMailbox(Protocol):
 
     async def search(self, keys: Sequence[SearchKey], view: Sequence[int]) -> Sequence[int]:
         """The UIDs matching every key (ascending); ``view`` is the session's
-        UIDs in message-number order, for keys that name message numbers."""
+        UIDs in message-number order, for keys that name message numbers.
+        :func:`~protokit.net.search_matches` evaluates a key over a message."""
         ...
 
     async def copy(self, uids: Sequence[int], destination: str) -> CopyResult:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import datetime as _dt
 import email.parser
 import email.policy
-import email.utils
 import hmac
 import itertools
 import secrets
@@ -22,7 +21,7 @@ from typing import TypeVar
 
 import anyio
 
-from ..imap import SearchKey, SequenceSet
+from ..imap import SearchKey
 from ..sasl import (
     LookupPassword,
     LookupScramCredentials,
@@ -44,6 +43,7 @@ from ._imap_backend import (
     SelectedMailbox,
     StoreResult,
 )
+from ._imap_search import search_matches
 
 __all__ = ["InMemoryIMAPBackend"]
 
@@ -74,6 +74,26 @@ class _Message:
     gm_msgid: int
     gm_thrid: int
     labels: set[bytes] = field(default_factory=set)
+
+    # -- SearchableMessage (exact keywords and labels) -------------------------------
+
+    @property
+    def size(self) -> int:
+        return len(self.data)
+
+    def has_keyword(self, keyword: str) -> bool:
+        return keyword in self.flags
+
+    def has_label(self, label: bytes) -> bool:
+        return label in self.labels
+
+    def header(self, name: str) -> str:
+        headers = _HEADER_PARSER.parsebytes(self.data)
+        return " ".join(str(v) for v in headers.get_all(name, []))
+
+    def contains(self, needle: bytes, *, body_only: bool) -> bool:
+        data = self.data.partition(b"\r\n\r\n")[2] if body_only else self.data
+        return needle.lower() in data.lower()
 
     def info(self) -> MessageInfo:
         return MessageInfo(
@@ -237,11 +257,13 @@ class _Selected:
 
     async def search(self, keys: Sequence[SearchKey], view: Sequence[int]) -> Sequence[int]:
         msgs = self._box.messages
-        seqs = {uid: i + 1 for i, uid in enumerate(view)}
+        now = _dt.datetime.now(_dt.UTC).timestamp()
         out = []
-        for uid in view:
+        for seq, uid in enumerate(view, 1):
             msg = msgs.get(uid)
-            if msg is not None and all(_matches(k, msg, seqs[uid], view) for k in keys):
+            if msg is not None and all(
+                search_matches(k, msg, seq=seq, view=view, now=now) for k in keys
+            ):
                 out.append(uid)
         return out
 
@@ -313,114 +335,6 @@ def _apply(current: set[_T], mode: str, values: Sequence[_T]) -> set[_T]:
     if mode == "-":
         return current - set(values)
     return set(values)
-
-
-# -- search -------------------------------------------------------------------------
-
-_FLAG_KEYS = {
-    "ANSWERED": ("\\Answered", True),
-    "DELETED": ("\\Deleted", True),
-    "DRAFT": ("\\Draft", True),
-    "FLAGGED": ("\\Flagged", True),
-    "SEEN": ("\\Seen", True),
-    "UNANSWERED": ("\\Answered", False),
-    "UNDELETED": ("\\Deleted", False),
-    "UNDRAFT": ("\\Draft", False),
-    "UNFLAGGED": ("\\Flagged", False),
-    "UNSEEN": ("\\Seen", False),
-}
-
-
-def _in_set(n: int, seq: SequenceSet, largest: int) -> bool:
-    for a, b in seq.ranges:
-        lo = largest if a is None else a
-        hi = largest if b is None else b
-        if min(lo, hi) <= n <= max(lo, hi):
-            return True
-    return False
-
-
-def _header(msg: _Message, name: str) -> str:
-    headers = _HEADER_PARSER.parsebytes(msg.data)
-    return " ".join(str(v) for v in headers.get_all(name, []))
-
-
-def _sent_date(msg: _Message) -> _dt.date | None:
-    raw = _header(msg, "Date")
-    try:
-        return email.utils.parsedate_to_datetime(raw).date()
-    except (TypeError, ValueError, IndexError):
-        return None
-
-
-def _contains(haystack: bytes | str, needle: bytes) -> bool:
-    h = haystack.encode("utf-8", "replace") if isinstance(haystack, str) else haystack
-    return needle.lower() in h.lower()
-
-
-def _matches(k: SearchKey, msg: _Message, seq: int, view: Sequence[int]) -> bool:
-    return bool(_match(k, msg, seq, view))
-
-
-def _match(k: SearchKey, msg: _Message, seq: int, view: Sequence[int]) -> object:
-    n, v = k.name, k.value
-    if n == "ALL":
-        return True
-    if n in _FLAG_KEYS:
-        flag, present = _FLAG_KEYS[n]
-        return (flag in msg.flags) is present
-    if n in ("NEW", "RECENT"):
-        return False  # \Recent is not kept (RFC 9051 dropped it)
-    if n == "OLD":
-        return True
-    if n == "KEYWORD":
-        return str(v) in msg.flags
-    if n == "UNKEYWORD":
-        return str(v) not in msg.flags
-    if n == "UID":
-        return _in_set(msg.uid, v, max(view) if view else 0)
-    if n == "SEQ":
-        return _in_set(seq, v, len(view))
-    if n == "LARGER":
-        return len(msg.data) > v
-    if n == "SMALLER":
-        return len(msg.data) < v
-    if n in ("FROM", "TO", "CC", "BCC", "SUBJECT"):
-        return _contains(_header(msg, n), v)
-    if n == "HEADER":
-        name, value = v
-        return _contains(_header(msg, name.decode("ascii", "replace")), value)
-    if n == "BODY":
-        _, _, body = msg.data.partition(b"\r\n\r\n")
-        return _contains(body, v)
-    if n in ("TEXT", "X-GM-RAW"):
-        return _contains(msg.data, v)
-    if n in ("BEFORE", "ON", "SINCE"):
-        d = msg.internaldate.date()
-        return d < v if n == "BEFORE" else d == v if n == "ON" else d >= v
-    if n in ("SENTBEFORE", "SENTON", "SENTSINCE"):
-        sent = _sent_date(msg)
-        if sent is None:
-            return False
-        return sent < v if n == "SENTBEFORE" else sent == v if n == "SENTON" else sent >= v
-    if n in ("OLDER", "YOUNGER"):
-        age = (_dt.datetime.now(_dt.UTC) - msg.internaldate).total_seconds()
-        return age >= v if n == "OLDER" else age <= v
-    if n == "MODSEQ":
-        return msg.modseq >= v[1]
-    if n == "X-GM-MSGID":
-        return msg.gm_msgid == v
-    if n == "X-GM-THRID":
-        return msg.gm_thrid == v
-    if n == "X-GM-LABELS":
-        return v in msg.labels
-    if n == "NOT":
-        return not _matches(v, msg, seq, view)
-    if n == "OR":
-        return _matches(v[0], msg, seq, view) or _matches(v[1], msg, seq, view)
-    if n == "AND":
-        return all(_matches(x, msg, seq, view) for x in v)
-    return False
 
 
 # -- users and sessions -------------------------------------------------------------
