@@ -20,6 +20,7 @@ from typing import Final
 
 import anyio
 import anyio.abc
+from anyio.streams.tls import TLSAttribute
 
 from ..net import TLSMode
 from ..sasl import ClientMechanism
@@ -34,6 +35,7 @@ __all__ = [
     "PeerGone",
     "UpstreamAuthError",
     "aclose_quietly",
+    "drain_tls",
     "receive",
     "send",
     "upstream_mechanism",
@@ -74,9 +76,32 @@ async def receive(stream: anyio.abc.ByteStream, timeout: float) -> bytes:
     stream failed.  Raises TimeoutError after ``timeout`` seconds."""
     with anyio.fail_after(timeout):
         try:
-            return await stream.receive(READ_SIZE)
+            return drain_tls(stream, await stream.receive(READ_SIZE))
         except _STREAM_ERRORS:
             return b""
+
+
+def drain_tls(stream: anyio.abc.ByteStream, first: bytes) -> bytes:
+    """``first`` and the plaintext a TLS stream already holds decrypted-able:
+    its receive returns one record (16 KiB at most) although one socket read
+    may have brought several; taking them together relays them in one pass.
+    Never reads the socket; a close_notify or an error is left for the next
+    receive to report."""
+    ssl_object: ssl.SSLObject | None = stream.extra(TLSAttribute.ssl_object, None)
+    if ssl_object is None or not first:
+        return first
+    parts = [first]
+    size = len(first)
+    while size < READ_SIZE:
+        try:
+            chunk = ssl_object.read(READ_SIZE - size)
+        except ssl.SSLError:  # SSLWantReadError: nothing more buffered
+            break
+        if not chunk:
+            break
+        parts.append(chunk)
+        size += len(chunk)
+    return first if len(parts) == 1 else b"".join(parts)
 
 
 async def send(stream: anyio.abc.ByteStream, data: bytes, timeout: float) -> None:
@@ -135,7 +160,7 @@ class Duplex:
         stream = self._streams[side]
         while True:
             try:
-                data = await stream.receive(READ_SIZE)
+                data = drain_tls(stream, await stream.receive(READ_SIZE))
             except _STREAM_ERRORS:
                 data = b""
             await self._tx.send((side, data))
