@@ -179,7 +179,12 @@ def section_bytes(s: Section) -> bytes:
         out = f"{out}.{s.text}" if out else s.text
     raw = out.encode("ascii")
     if s.fields:
-        raw += b" (" + b" ".join(s.fields) + b")"
+        # a field named NIL (any case) is quoted: bare, it would read as NIL
+        raw += (
+            b" ("
+            + b" ".join(b'"' + f + b'"' if f.upper() == b"NIL" else f for f in s.fields)
+            + b")"
+        )
     return raw
 
 
