@@ -5,78 +5,21 @@ APPEND), STARTTLS command injection, autologout, overload and shutdown."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 
 import anyio
-import anyio.abc
 import pytest
 
 from protokit.imap import ServerConfig
 from protokit.net import InMemoryIMAPBackend, Listener, ServerLimits, serve_imap
 from protokit.net._imap_server import DEFAULT_CAPABILITIES, DEFAULT_MECHANISMS  # not exported
 from tests.interop.imap_server_peers import MSG1, MSG2, OurServer, make_backend, our_imap_server
+from tests.net.imap_wire import Wire as Wire  # also imported from here
+from tests.net.imap_wire import logged_in, raw
 
 LOOPBACK = ServerConfig(
     capabilities=DEFAULT_CAPABILITIES, mechanisms=DEFAULT_MECHANISMS, allow_plaintext=True
 )
-
-
-class Wire:
-    """A raw client: send bytes, read exact replies, every wait bounded."""
-
-    def __init__(self, stream: anyio.abc.ByteStream) -> None:
-        self.stream = stream
-        self.buf = b""
-
-    async def read_until(self, end: bytes) -> bytes:
-        with anyio.fail_after(10):
-            while end not in self.buf:
-                self.buf += await self.stream.receive()
-        i = self.buf.index(end) + len(end)
-        out, self.buf = self.buf[:i], self.buf[i:]
-        return out
-
-    async def line(self) -> bytes:
-        return await self.read_until(b"\r\n")
-
-    async def ask(self, command: bytes, end: bytes | None = None) -> bytes:
-        """Send ``command``; read up to its tagged reply's line (or ``end``)."""
-        await self.stream.send(command)
-        if end is None:
-            tag = command.split(b" ", 1)[0]
-            reply = b""
-            while True:
-                line = await self.line()
-                reply += line
-                if line.startswith(tag + b" "):
-                    return reply
-        return await self.read_until(end)
-
-    async def eof(self) -> bytes:
-        """Everything until the server closes."""
-        with anyio.fail_after(10):
-            while True:
-                try:
-                    chunk = await self.stream.receive()
-                except (anyio.EndOfStream, anyio.BrokenResourceError, OSError):
-                    break
-                self.buf += chunk
-        out, self.buf = self.buf, b""
-        return out
-
-
-@asynccontextmanager
-async def raw(port: int) -> AsyncIterator[Wire]:
-    stream = await anyio.connect_tcp("127.0.0.1", port)
-    async with stream:
-        yield Wire(stream)
-
-
-async def logged_in(w: Wire, user: bytes = b"alice", password: bytes = b"alicepw") -> None:
-    await w.line()
-    assert await w.ask(b"L1 LOGIN " + user + b" " + password + b"\r\n") == b"L1 OK Logged in\r\n"
 
 
 GREETING = (

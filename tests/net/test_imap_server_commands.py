@@ -13,7 +13,8 @@ import pytest
 
 from protokit.net import IMAPBackend, InMemoryIMAPBackend, Listener, build_v1, serve_imap
 from tests.interop.imap_server_peers import make_backend, our_imap_server
-from tests.net.test_imap_server import LOOPBACK, Wire, logged_in, raw
+from tests.net.imap_wire import logged_in, raw
+from tests.net.test_imap_server import LOOPBACK
 
 
 async def test_mailbox_management(tmp_path: Path) -> None:
@@ -139,9 +140,6 @@ async def test_backend_failure_is_no_serverbug(tmp_path: Path, command: bytes) -
         await logged_in(w)
         assert await w.ask(command) == b"a NO [SERVERBUG] Internal error\r\n"
         assert await w.ask(b"b NOOP\r\n") == b"b OK NOOP completed\r\n"
-
-
-_ = Wire
 
 
 async def test_proxy_protocol_listener_logs_the_real_client(

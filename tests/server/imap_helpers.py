@@ -13,7 +13,7 @@ from protokit.imap import ServerConfig
 from protokit.net import Listener, ServerInfo, serve_imap, serve_smtp
 from protokit.net._imap_server import DEFAULT_CAPABILITIES  # not exported
 from protokit.server import AsyncStore, Store, StoreIMAPBackend, StoreSMTPBackend
-from tests.net.test_imap_server import Wire
+from tests.net.imap_wire import Wire, login, raw
 
 MECHANISMS = ("SCRAM-SHA-256", "PLAIN", "XOAUTH2", "OAUTHBEARER")
 #: Loopback without TLS: LOGIN and PLAIN allowed (the serve tests cover TLS).
@@ -61,20 +61,15 @@ async def client(
     port: int, user: bytes = b"alice@example.com", password: bytes = b"alice-pw"
 ) -> AsyncIterator[Wire]:
     """A raw connection, logged in."""
-    stream = await anyio.connect_tcp("127.0.0.1", port)
-    async with stream:
-        w = Wire(stream)
+    async with raw(port) as w:
         assert (await w.line()).startswith(b"* OK [CAPABILITY IMAP4rev1 ")
-        reply = await w.ask(b"L LOGIN " + user + b" " + password + b"\r\n")
-        assert reply == b"L OK Logged in\r\n"
+        await login(w, user, password, tag=b"L")
         yield w
 
 
 async def smtp_deliver(port: int, to: str, message: bytes) -> None:
     """One message through the MX listener, raw SMTP, every reply checked."""
-    stream = await anyio.connect_tcp("127.0.0.1", port)
-    async with stream:
-        w = Wire(stream)
+    async with raw(port) as w:
         assert (await w.line()).startswith(b"220 ")
         assert (await w.ask(b"EHLO c.example\r\n", b"250 ")).startswith(b"250-")
         await w.line()

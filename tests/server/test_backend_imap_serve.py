@@ -14,7 +14,7 @@ import anyio
 from anyio.streams.tls import TLSStream
 
 from protokit.server import ROLES, ServeConfig, Store, load_config, serve
-from tests.net.test_imap_server import Wire
+from tests.net.imap_wire import Wire, raw
 
 CAPS_AFTER_TLS = (
     b"IMAP4rev1 LITERAL+ SASL-IR IDLE ENABLE ID UNSELECT NAMESPACE UIDPLUS MOVE CONDSTORE"
@@ -58,9 +58,7 @@ async def test_imap_listeners_of_serve(tmp_path: Path) -> None:
         )
         ctx = ssl.create_default_context(cafile=str(cert))
         ctx.check_hostname = False
-        stream = await anyio.connect_tcp("127.0.0.1", imap)
-        async with stream:
-            w = Wire(stream)
+        async with raw(imap) as w:
             assert await w.line() == (
                 b"* OK [CAPABILITY IMAP4rev1 LITERAL+ SASL-IR IDLE ENABLE ID UNSELECT"
                 b" NAMESPACE UIDPLUS MOVE CONDSTORE SPECIAL-USE LIST-STATUS ESEARCH X-GM-EXT-1"
@@ -74,7 +72,7 @@ async def test_imap_listeners_of_serve(tmp_path: Path) -> None:
                 b"b NO Unsupported authentication mechanism\r\n"
             )
             assert await w.ask(b"c STARTTLS\r\n") == b"c OK Begin TLS negotiation now\r\n"
-            tls = await TLSStream.wrap(stream, hostname="localhost", ssl_context=ctx)
+            tls = await TLSStream.wrap(w.stream, hostname="localhost", ssl_context=ctx)
             w = Wire(tls)
             assert await w.ask(b"d CAPABILITY\r\n") == (
                 b"* CAPABILITY " + CAPS_AFTER_TLS + b"\r\nd OK CAPABILITY completed\r\n"
@@ -82,11 +80,7 @@ async def test_imap_listeners_of_serve(tmp_path: Path) -> None:
             assert await w.ask(b"e LOGIN alice@example.com alice-pw\r\n") == (
                 b"e OK Logged in\r\n"
             )
-        tls = await anyio.connect_tcp(
-            "127.0.0.1", imaps, tls=True, ssl_context=ctx, tls_standard_compatible=False
-        )
-        async with tls:
-            w = Wire(tls)
+        async with raw(imaps, tls=True, ssl_context=ctx, tls_standard_compatible=False) as w:
             assert await w.line() == (
                 b"* OK [CAPABILITY " + CAPS_AFTER_TLS + b"] protokit IMAP server ready\r\n"
             )

@@ -13,13 +13,12 @@ import base64
 import json
 import time
 
-import anyio
 import pytest
 
 from protokit.imap import FetchBody
 from protokit.net import TLSMode, open_imap
 from protokit.server import Account, AsyncStore, Store, StorePOP3Backend
-from tests.net.test_imap_server import Wire
+from tests.net.imap_wire import raw
 from tests.server.conftest import Clock
 from tests.server.helpers import deliver, writer_with
 from tests.server.imap_helpers import ONE, TWO, client, imap_server, smtp_deliver
@@ -98,50 +97,44 @@ async def test_another_sessions_changes(store: Store) -> None:
 async def test_token_session_ends_when_the_token_expires(store: Store, clock: Clock) -> None:
     clock.now = time.time()  # the server ends the session at the real-time expiry
     token, expires = store.issue_token("alice@example.com", expires_in=1)
-    async with imap_server(store) as running:
-        stream = await anyio.connect_tcp("127.0.0.1", running.port)
-        async with stream:
-            w = Wire(stream)
-            await w.line()
-            reply = await w.ask(
-                b"a AUTHENTICATE XOAUTH2 " + xoauth2("alice@example.com", token.expose()) + b"\r\n"
-            )
-            assert reply == b"a OK Logged in\r\n"
-            assert (await w.ask(b"b SELECT INBOX\r\n")).endswith(
-                b"b OK [READ-WRITE] SELECT completed\r\n"
-            )
-            # IDLE does not keep it alive: the server says why and closes.
-            assert await w.ask(b"c IDLE\r\n", b"\r\n") == b"+ idling\r\n"
-            assert await w.eof() == b"* BYE [EXPIRED] The access token expired, log in again\r\n"
-            assert time.time() >= expires.timestamp()
+    async with imap_server(store) as running, raw(running.port) as w:
+        await w.line()
+        reply = await w.ask(
+            b"a AUTHENTICATE XOAUTH2 " + xoauth2("alice@example.com", token.expose()) + b"\r\n"
+        )
+        assert reply == b"a OK Logged in\r\n"
+        assert (await w.ask(b"b SELECT INBOX\r\n")).endswith(
+            b"b OK [READ-WRITE] SELECT completed\r\n"
+        )
+        # IDLE does not keep it alive: the server says why and closes.
+        assert await w.ask(b"c IDLE\r\n", b"\r\n") == b"+ idling\r\n"
+        assert await w.eof() == b"* BYE [EXPIRED] The access token expired, log in again\r\n"
+        assert time.time() >= expires.timestamp()
 
 
 async def test_xoauth2_error_challenge_and_password_failures(store: Store) -> None:
-    async with imap_server(store) as running:
-        stream = await anyio.connect_tcp("127.0.0.1", running.port)
-        async with stream:
-            w = Wire(stream)
-            await w.line()
-            reply = await w.ask(
-                b"a AUTHENTICATE XOAUTH2 " + xoauth2("alice@example.com", "pk_nope") + b"\r\n",
-                b"\r\n",
-            )
-            assert reply.startswith(b"+ ")
-            assert json.loads(base64.b64decode(reply[2:])) == {
-                "status": "401",
-                "schemes": "bearer",
-                "scope": "https://mail.google.com/",
-            }
-            assert await w.ask(b"\r\n", b"\r\n") == (
-                b"a NO [AUTHENTICATIONFAILED] Authentication failed\r\n"
-            )
-            # Unknown user and wrong password: the same answer.
-            assert await w.ask(b"b LOGIN alice@example.com wrong\r\n") == (
-                b"b NO [AUTHENTICATIONFAILED] Authentication failed\r\n"
-            )
-            assert await w.ask(b"c LOGIN nobody@example.com wrong\r\n") == (
-                b"c NO [AUTHENTICATIONFAILED] Authentication failed\r\n"
-            )
+    async with imap_server(store) as running, raw(running.port) as w:
+        await w.line()
+        reply = await w.ask(
+            b"a AUTHENTICATE XOAUTH2 " + xoauth2("alice@example.com", "pk_nope") + b"\r\n",
+            b"\r\n",
+        )
+        assert reply.startswith(b"+ ")
+        assert json.loads(base64.b64decode(reply[2:])) == {
+            "status": "401",
+            "schemes": "bearer",
+            "scope": "https://mail.google.com/",
+        }
+        assert await w.ask(b"\r\n", b"\r\n") == (
+            b"a NO [AUTHENTICATIONFAILED] Authentication failed\r\n"
+        )
+        # Unknown user and wrong password: the same answer.
+        assert await w.ask(b"b LOGIN alice@example.com wrong\r\n") == (
+            b"b NO [AUTHENTICATIONFAILED] Authentication failed\r\n"
+        )
+        assert await w.ask(b"c LOGIN nobody@example.com wrong\r\n") == (
+            b"c NO [AUTHENTICATIONFAILED] Authentication failed\r\n"
+        )
 
 
 async def test_open_imap_with_scram_and_a_token(store: Store, clock: Clock) -> None:
@@ -205,18 +198,15 @@ async def test_a_change_queue_overflow_re_reads_the_mailbox(store: Store, alice:
 
 
 async def test_oauthbearer_error_challenge(store: Store) -> None:
-    async with imap_server(store) as running:
-        stream = await anyio.connect_tcp("127.0.0.1", running.port)
-        async with stream:
-            w = Wire(stream)
-            await w.line()
-            bad = base64.b64encode(b"n,a=alice@example.com,\x01auth=Bearer pk_nope\x01\x01")
-            reply = await w.ask(b"a AUTHENTICATE OAUTHBEARER " + bad + b"\r\n", b"\r\n")
-            assert reply.startswith(b"+ ")
-            assert json.loads(base64.b64decode(reply[2:]))["status"] == "invalid_token"
-            assert await w.ask(b"AQ==\r\n", b"\r\n") == (
-                b"a NO [AUTHENTICATIONFAILED] Authentication failed\r\n"
-            )
+    async with imap_server(store) as running, raw(running.port) as w:
+        await w.line()
+        bad = base64.b64encode(b"n,a=alice@example.com,\x01auth=Bearer pk_nope\x01\x01")
+        reply = await w.ask(b"a AUTHENTICATE OAUTHBEARER " + bad + b"\r\n", b"\r\n")
+        assert reply.startswith(b"+ ")
+        assert json.loads(base64.b64decode(reply[2:]))["status"] == "invalid_token"
+        assert await w.ask(b"AQ==\r\n", b"\r\n") == (
+            b"a NO [AUTHENTICATIONFAILED] Authentication failed\r\n"
+        )
 
 
 async def test_a_mailbox_deleted_by_another_session(store: Store, alice: Account) -> None:
@@ -242,15 +232,12 @@ async def test_a_mailbox_deleted_by_another_session(store: Store, alice: Account
 async def test_a_non_ascii_authorization_identity_is_refused(store: Store) -> None:
     # PLAIN with authzid "bä@example.com": refused, not an internal error.
     plain = base64.b64encode("bä@example.com\0alice@example.com\0alice-pw".encode())
-    async with imap_server(store) as running:
-        stream = await anyio.connect_tcp("127.0.0.1", running.port)
-        async with stream:
-            w = Wire(stream)
-            await w.line()
-            assert await w.ask(b"a AUTHENTICATE PLAIN " + plain + b"\r\n") == (
-                b"a NO [AUTHENTICATIONFAILED] Authentication failed\r\n"
-            )
-            assert await w.ask(b"b LOGIN alice@example.com alice-pw\r\n") == b"b OK Logged in\r\n"
+    async with imap_server(store) as running, raw(running.port) as w:
+        await w.line()
+        assert await w.ask(b"a AUTHENTICATE PLAIN " + plain + b"\r\n") == (
+            b"a NO [AUTHENTICATIONFAILED] Authentication failed\r\n"
+        )
+        assert await w.ask(b"b LOGIN alice@example.com alice-pw\r\n") == b"b OK Logged in\r\n"
     pop3 = StorePOP3Backend(AsyncStore(store))
     assert await pop3.authorize("alice@example.com", "ä@example.com") is False
     assert await pop3.authorize("ALICE@example.com", "recent:alice@example.com") is True
