@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import datetime as _dt
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Final
 
 from ..net import (
@@ -64,6 +65,19 @@ def _create(store: Store, account_id: int, name: str, special_use: str | None) -
         except MailboxExists:
             pass
     store.create_mailbox(account_id, name, special_use=special_use)
+
+
+@contextmanager
+def _refused(verb: str) -> Iterator[None]:
+    """The store's refusals of CREATE, DELETE and RENAME as NO [code]."""
+    try:
+        yield
+    except NoSuchMailbox:
+        raise MailboxError("Mailbox does not exist", "NONEXISTENT") from None
+    except MailboxExists:
+        raise MailboxError("Mailbox already exists", "ALREADYEXISTS") from None
+    except InvalidName as exc:
+        raise MailboxError(f"Cannot {verb}: {exc}", "CANNOT") from None
 
 
 class _StoreIMAPSession:
@@ -120,32 +134,18 @@ class _StoreIMAPSession:
         if special_use is not None and special_use not in _SPECIAL_USES:
             raise MailboxError("Unsupported special-use attribute", "USEATTR")
         name = name.rstrip(DELIMITER)
-        try:
+        with _refused("create"):
             await astore.call(_create, astore.store, self.account.id, name, special_use)
-        except MailboxExists:
-            raise MailboxError("Mailbox already exists", "ALREADYEXISTS") from None
-        except InvalidName as exc:
-            raise MailboxError(f"Cannot create: {exc}", "CANNOT") from None
 
     async def delete(self, name: str) -> None:
         astore = self.backend.astore
-        try:
+        with _refused("delete"):
             await astore.call(astore.store.delete_mailbox, self.account.id, name)
-        except NoSuchMailbox:
-            raise MailboxError("Mailbox does not exist", "NONEXISTENT") from None
-        except InvalidName as exc:
-            raise MailboxError(f"Cannot delete: {exc}", "CANNOT") from None
 
     async def rename(self, old: str, new: str) -> None:
         astore = self.backend.astore
-        try:
+        with _refused("rename"):
             await astore.call(astore.store.rename_mailbox, self.account.id, old, new)
-        except NoSuchMailbox:
-            raise MailboxError("Mailbox does not exist", "NONEXISTENT") from None
-        except MailboxExists:
-            raise MailboxError("Mailbox already exists", "ALREADYEXISTS") from None
-        except InvalidName as exc:
-            raise MailboxError(f"Cannot rename: {exc}", "CANNOT") from None
 
     async def subscribe(self, name: str, subscribed: bool) -> None:
         astore = self.backend.astore
