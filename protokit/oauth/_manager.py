@@ -65,6 +65,9 @@ class _Account:
     refused: bytes | None = None
     # Tokens from a refresh whose save failed, kept until a save succeeds.
     unsaved: StoredTokens | None = None
+    # sha256 of an access token the caller said was refused (see forget): a
+    # copy still stored from before is not handed out again.
+    rejected: bytes | None = None
 
 
 def _fingerprint(token: Secret[str]) -> bytes:
@@ -125,10 +128,18 @@ class TokenManager:
         Raises :class:`AuthorizationNeeded` when nothing is stored."""
         return await anyio.to_thread.run_sync(self.storage.unlock, account, password)
 
-    def forget(self, account: str) -> None:
-        """Drop the cached access token (the next call refreshes)."""
+    def forget(self, account: str, token: AccessToken | None = None) -> None:
+        """Drop the cached access token, e.g. one a server refused: the next
+        call refreshes (the stored refresh token is kept; the stored copy of
+        the dropped access token is not used again).  With ``token``, only
+        that token is dropped: one another task already replaced stays."""
         state = self._accounts.get(account)
-        if state is not None:
+        if state is None:
+            return
+        dropped = state.token if token is None else token
+        if dropped is not None:
+            state.rejected = _fingerprint(dropped.token)
+        if token is None or (state.token is not None and state.token.token == token.token):
             state.token = None
 
     async def access_token(self, account: str) -> AccessToken:
@@ -163,6 +174,7 @@ class TokenManager:
             stored.access_token is not None
             and stored.expires_at is not None
             and stored.expires_at - self.refresh_margin > now
+            and _fingerprint(stored.access_token) != state.rejected
         ):
             # Still good from an earlier run (e.g. before a restart).
             return AccessToken(

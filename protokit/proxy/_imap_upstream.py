@@ -177,31 +177,38 @@ class UpstreamIMAP:
                 " ".join(self.offered_mechanisms()) or "no SASL mechanism",
             )
             return LoginResult(Outcome.UNAVAILABLE, text="the upstream offers no OAuth2 login")
-        try:
-            token = await ctx.access_token()
-        except AuthorizationNeeded as exc:
-            ctx.log_authorization_needed(exc)
-            return LoginResult(Outcome.AUTHORIZATION_NEEDED, text=ctx.authorization_needed_text())
-        except (OAuthError, AccountLocked, StorageError) as exc:
-            # The provider failing after the manager's retries, or the
-            # token file unusable: nothing the client can fix by retrying now.
-            ctx.log.error("no access token: %s", exc)
-            return LoginResult(Outcome.UNAVAILABLE, text="the OAuth provider is unavailable")
-        try:
-            handle = self.conn.authenticate(ctx.sasl_client(mechanism, token))
-            done = await self._command(handle)
-        except (ProtocolError, TransportError, OSError, UpstreamUnavailable) as exc:
-            ctx.log.warning("upstream AUTHENTICATE %s failed: %s", mechanism, exc)
-            return LoginResult(Outcome.UNAVAILABLE, text="the upstream server failed")
-        if not done.ok:
+        retried = False
+        while True:
+            try:
+                token = await ctx.access_token()
+            except AuthorizationNeeded as exc:
+                ctx.log_authorization_needed(exc)
+                text = ctx.authorization_needed_text()
+                return LoginResult(Outcome.AUTHORIZATION_NEEDED, text=text)
+            except (OAuthError, AccountLocked, StorageError) as exc:
+                # The provider failing after the manager's retries, or the
+                # token file unusable: nothing the client can fix by retrying now.
+                ctx.log.error("no access token: %s", exc)
+                return LoginResult(Outcome.UNAVAILABLE, text="the OAuth provider is unavailable")
+            try:
+                handle = self.conn.authenticate(ctx.sasl_client(mechanism, token))
+                done = await self._command(handle)
+            except (ProtocolError, TransportError, OSError, UpstreamUnavailable) as exc:
+                ctx.log.warning("upstream AUTHENTICATE %s failed: %s", mechanism, exc)
+                return LoginResult(Outcome.UNAVAILABLE, text="the upstream server failed")
+            if done.ok:
+                break
             ctx.log.warning(
                 "the upstream refused the token (AUTHENTICATE %s): %s",
                 mechanism,
                 done.response.text,
             )
-            return LoginResult(
-                Outcome.REJECTED, text=f"the upstream refused the access token ({mechanism})"
-            )
+            # A cached token revoked or expired early: once more with a fresh one.
+            if retried or not ctx.token_rejected(token):
+                return LoginResult(
+                    Outcome.REJECTED, text=f"the upstream refused the access token ({mechanism})"
+                )
+            retried = True
         code = done.response.code
         if code is not None and code.name == "CAPABILITY" and isinstance(code.value, tuple):
             caps = self._seen

@@ -202,25 +202,30 @@ class _Session:
     async def upstream_login(self) -> tuple[bool, str]:
         """AUTH XOAUTH2/OAUTHBEARER upstream: (success, text for the client)."""
         offered = self.caps.sasl_mechanisms if self.caps is not None else ()
-        try:
-            mechanism = await upstream_mechanism(self.ctx, offered)
-        except UpstreamAuthError as exc:
-            return False, exc.text
-        try:
-            self.up.auth(mechanism)
-            ev = await self.up_event()
-        except (TransportError, TimeoutError, PeerGone, ProtocolError) as exc:
-            self.log.warning("upstream authentication broke off: %s", exc)
-            raise _UpstreamLost from None
-        if isinstance(ev, ConnectionClosed):
-            self.log.warning("the upstream server closed the connection during AUTH")
-            raise _UpstreamLost
-        if isinstance(ev, Ok):
-            self.log.info("logged in upstream as %s", self.account.upstream_user)
-            return True, ev.text or "logged in"
-        text = ev.text if isinstance(ev, Err) else ""
-        self.log.warning("the upstream refused the access token: %s", text)
-        return False, f"the upstream server refused the access token: {text}".rstrip(": ")
+        retried = False
+        while True:
+            try:
+                mechanism, token = await upstream_mechanism(self.ctx, offered)
+            except UpstreamAuthError as exc:
+                return False, exc.text
+            try:
+                self.up.auth(mechanism)
+                ev = await self.up_event()
+            except (TransportError, TimeoutError, PeerGone, ProtocolError) as exc:
+                self.log.warning("upstream authentication broke off: %s", exc)
+                raise _UpstreamLost from None
+            if isinstance(ev, ConnectionClosed):
+                self.log.warning("the upstream server closed the connection during AUTH")
+                raise _UpstreamLost
+            if isinstance(ev, Ok):
+                self.log.info("logged in upstream as %s", self.account.upstream_user)
+                return True, ev.text or "logged in"
+            text = ev.text if isinstance(ev, Err) else ""
+            self.log.warning("the upstream refused the access token: %s", text)
+            # A cached token revoked or expired early: once more with a fresh one.
+            if retried or not self.ctx.token_rejected(token):
+                return False, f"the upstream server refused the access token: {text}".rstrip(": ")
+            retried = True
 
     # -- the local login ----------------------------------------------------------
 

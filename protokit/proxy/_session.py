@@ -43,7 +43,12 @@ BearerToken = AccessToken
 
 class TokenSource(Protocol):
     """What the proxy needs from the token manager and its encrypted storage
-    (``protokit.oauth``), per grant (see :attr:`AccountConfig.grant_name`)."""
+    (``protokit.oauth``), per grant (see :attr:`AccountConfig.grant_name`).
+
+    A source that caches access tokens also has ``forget(grant, token)``
+    (as :meth:`protokit.oauth.TokenManager.forget`): the proxy calls it when
+    the upstream refuses ``token`` and then tries once more with a fresh one.
+    """
 
     async def unlock(self, grant: str, password: Secret[str]) -> bool:
         """Check the local password by decrypting the stored tokens with it;
@@ -173,6 +178,19 @@ class ProxyContext:
     async def access_token(self) -> BearerToken:
         """A valid access token; :class:`AuthorizationNeeded` when the grant is gone."""
         return await self.tokens.access_token(self.account.grant_name)
+
+    def token_rejected(self, token: BearerToken) -> bool:
+        """The upstream refused ``token``: have the token source forget it
+        (its refresh token is kept).  True when the source caches tokens, so
+        one more login with :meth:`access_token` may succeed (a stale token)
+        or tell that the grant is gone (a revoked one); False when asking
+        again would only hand out the same answer."""
+        forget = getattr(self.tokens, "forget", None)
+        if forget is None:
+            return False
+        forget(self.account.grant_name, token)
+        self.log.info("the upstream refused the cached access token: asking for a fresh one")
+        return True
 
     def choose_mechanism(self, offered: Iterable[str]) -> str | None:
         """The first of the account's mechanisms the upstream offers."""

@@ -240,21 +240,26 @@ class _Session:
 
     async def upstream_login(self) -> tuple[bool, str]:
         caps = self.up.capabilities or Capabilities()
-        try:
-            mechanism = await upstream_mechanism(self.ctx, caps.auth_mechanisms)
-            self.up.auth(mechanism)
-        except UpstreamAuthError as exc:
-            return False, exc.text
-        except LocalProtocolError as exc:
-            self.log.warning("cannot authenticate upstream: %s", exc)
-            return False, "the upstream server cannot take the access token"
-        ev = await self.up_event()
-        if isinstance(ev, AuthReply) and ev.success:
-            self.log.info("logged in upstream as %s", self.account.upstream_user)
-            return True, "Authentication successful"
-        text = ev.reply.text if isinstance(ev, AuthReply) else ""
-        self.log.warning("the upstream refused the access token: %s", text)
-        return False, "the upstream server refused the access token"
+        retried = False
+        while True:
+            try:
+                mechanism, token = await upstream_mechanism(self.ctx, caps.auth_mechanisms)
+                self.up.auth(mechanism)
+            except UpstreamAuthError as exc:
+                return False, exc.text
+            except LocalProtocolError as exc:
+                self.log.warning("cannot authenticate upstream: %s", exc)
+                return False, "the upstream server cannot take the access token"
+            ev = await self.up_event()
+            if isinstance(ev, AuthReply) and ev.success:
+                self.log.info("logged in upstream as %s", self.account.upstream_user)
+                return True, "Authentication successful"
+            text = ev.reply.text if isinstance(ev, AuthReply) else ""
+            self.log.warning("the upstream refused the access token: %s", text)
+            # A cached token revoked or expired early: once more with a fresh one.
+            if retried or not self.ctx.token_rejected(token):
+                return False, "the upstream server refused the access token"
+            retried = True
 
     def server_config(self) -> ServerConfig:
         extensions, size = local_extensions(self.up.capabilities)

@@ -25,7 +25,7 @@ from anyio.streams.tls import TLSAttribute
 from ..net import TLSMode
 from ..sasl import ClientMechanism
 from ._config import AccountConfig
-from ._session import AuthorizationNeeded, ProxyContext
+from ._session import AuthorizationNeeded, BearerToken, ProxyContext
 
 __all__ = [
     "LOCAL",
@@ -195,10 +195,14 @@ class Duplex:
         return side, data
 
 
-async def upstream_mechanism(ctx: ProxyContext, offered: Iterable[str]) -> ClientMechanism:
+async def upstream_mechanism(
+    ctx: ProxyContext, offered: Iterable[str]
+) -> tuple[ClientMechanism, BearerToken]:
     """The upstream SASL client: the account's preferred mechanism among those
-    offered, with a fresh access token.  UpstreamAuthError (logged) when none
-    is offered, the grant is gone, or the provider does not answer in time."""
+    offered, with a live access token (returned too, for
+    :meth:`ProxyContext.token_rejected`).  UpstreamAuthError (logged) when
+    none is offered, the grant is gone, or the provider does not answer in
+    time."""
     name = ctx.choose_mechanism(offered)
     if name is None:
         wanted = " or ".join(ctx.account.mechanisms)
@@ -215,7 +219,7 @@ async def upstream_mechanism(ctx: ProxyContext, offered: Iterable[str]) -> Clien
             "no access token from the provider within %g s", ctx.limits.upstream_timeout
         )
         raise UpstreamAuthError("the OAuth provider did not answer in time") from None
-    return ctx.sasl_client(name, token)
+    return ctx.sasl_client(name, token), token
 
 
 def upstream_plaintext_ok(account: AccountConfig) -> bool:

@@ -119,6 +119,25 @@ async def test_refresh_then_cache(setup: Setup, tmp_path: Path) -> None:
     assert on_disk.refresh_token == Secret(setup.provider.current_refresh_token(setup.grant) or "")
 
 
+async def test_forget_a_refused_token_refreshes_and_keeps_the_refresh_token(
+    setup: Setup, tmp_path: Path
+) -> None:
+    first = await setup.manager.access_token(ACCOUNT)
+    setup.manager.forget(ACCOUNT, first)
+    # The copy still stored (valid for an hour) is not handed out again.
+    second = await setup.manager.access_token(ACCOUNT)
+    assert second.token != first.token
+    assert setup.provider.is_active(second.token.expose())
+    assert setup.provider.token_requests == {"refresh_token": 2}
+    on_disk = stored(setup, tmp_path)
+    assert on_disk.access_token == second.token
+    assert on_disk.refresh_token == Secret(setup.provider.current_refresh_token(setup.grant) or "")
+    # Forgetting a token already replaced keeps the replacement.
+    setup.manager.forget(ACCOUNT, first)
+    assert await setup.manager.access_token(ACCOUNT) is second
+    assert setup.provider.token_requests == {"refresh_token": 2}
+
+
 async def test_refresh_ahead_of_expiry_by_the_margin(setup: Setup) -> None:
     first = await setup.manager.access_token(ACCOUNT)
     setup.clock.now += timedelta(seconds=3600 - 61)

@@ -180,3 +180,58 @@ async def test_provider_down_is_unavailable_not_a_crash(
             "OK",
         )
     assert not [r for r in caplog.records if "internal error" in r.getMessage()]
+
+
+def login_error(port: int) -> str:
+    c = imaplib.IMAP4("127.0.0.1", port, timeout=30)
+    try:
+        with pytest.raises(imaplib.IMAP4.error) as failed:
+            c.login(LOCAL_USER, LOCAL_PASSWORD)
+        return str(failed.value)
+    finally:
+        c.logout()
+
+
+async def test_grant_revoked_while_its_token_is_cached_is_authorization_needed_at_once(
+    provider: Provider, upstream: Dovecot, tmp_path: Path
+) -> None:
+    user = fresh_user()
+    grant = provider.issue(user)
+    acct = imap_account(provider, upstream, user)
+    manager = stored(acct, tmp_path / "state", grant)
+    manager.watch(provider, grant, tmp_path / "state")
+    before = provider.token_requests["refresh_token"]
+    async with running_proxy(acct, manager, tmp_path) as info:
+        port = info.port("work")
+        assert await anyio.to_thread.run_sync(login_and_select, port) == ("OK", "OK")
+        assert provider.token_requests["refresh_token"] - before == 1
+        # Revoked with the access token cached for another hour: Dovecot
+        # refuses it, the proxy drops it, and the refresh says invalid_grant.
+        provider.revoke(grant)
+        needed = "b'[AUTHORIZATIONFAILED] authorization needed: run protokit proxy authorize work'"
+        assert await anyio.to_thread.run_sync(login_error, port) == needed
+        assert provider.token_requests["refresh_token"] - before == 2
+        # The refused refresh token is not sent again.
+        assert await anyio.to_thread.run_sync(login_error, port) == needed
+        assert provider.token_requests["refresh_token"] - before == 2
+
+
+async def test_cached_token_the_upstream_refuses_is_refreshed_once_and_the_login_succeeds(
+    provider: Provider, upstream: Dovecot, tmp_path: Path
+) -> None:
+    user = fresh_user()
+    grant = provider.issue(user)
+    acct = imap_account(provider, upstream, user)
+    manager = stored(acct, tmp_path / "state", grant)
+    manager.watch(provider, grant, tmp_path / "state")
+    before = provider.token_requests["refresh_token"]
+    async with running_proxy(acct, manager, tmp_path) as info:
+        port = info.port("work")
+        assert await anyio.to_thread.run_sync(login_and_select, port) == ("OK", "OK")
+        # Expired at the provider while the proxy still holds it as valid.
+        provider.expire_access_tokens()
+        assert await anyio.to_thread.run_sync(login_and_select, port) == ("OK", "OK")
+        assert provider.token_requests["refresh_token"] - before == 2
+        # The fresh token is cached again.
+        assert await anyio.to_thread.run_sync(login_and_select, port) == ("OK", "OK")
+        assert provider.token_requests["refresh_token"] - before == 2
