@@ -18,6 +18,10 @@ possible per value:
 * the regexes capture the content of quoted strings and leave NIL's group
   empty, so most captured groups are the final values; quoted-string
   escapes are rare, and undone afterwards only in a response that has any;
+* ENVELOPE, BODYSTRUCTURE and BODY are matched in full here (every check
+  that can refuse them is made at parse time) but built only on first
+  access (``Deferred`` in ``_responses``): a caller that lists UIDs and flags
+  does not pay for address and body-part objects it never reads;
 * values are built by generated constructors that fill a plain slotted twin
   of the class and then switch its ``__class__`` to the frozen dataclass
   (plain slot stores instead of one ``object.__setattr__`` per field).
@@ -32,7 +36,7 @@ from typing import Any, Final, TypeVar
 from ..errors import RemoteProtocolError
 from ._body import Address, Disposition, Envelope, MultiPart, SinglePart
 from ._grammar import FAST, FAST_NOT_QUOTABLE, FAST_PLAIN, QUOTED_ESCAPE, FastPatterns
-from ._responses import Fetch
+from ._responses import Deferred, Fetch
 from ._types import MONTHS
 from ._values import datetime, flag
 
@@ -82,6 +86,7 @@ class _Matchers:
         "item",
         "leaf",
         "leaf_ext",
+        "leaf_re",
         "mpart_ext",
         "pair",
         "quoted",
@@ -91,6 +96,7 @@ class _Matchers:
     def __init__(self, p: FastPatterns) -> None:
         self.item = p.item.match
         self.leaf = p.body_leaf.match
+        self.leaf_re = p.body_leaf
         self.tail = p.body_tail.match
         self.address = p.address.finditer
         self.pair = p.pair.findall
@@ -286,65 +292,86 @@ def _mpart_ext(raw: bytes, p: _Matchers) -> tuple[Any, ...]:
     return (_disposition(g[0], p), _language(g[1], p), _raw_nstring(g[2]), 3 - g.count(None))
 
 
-def _body(line: bytes, pos: int, max_depth: int, p: _Matchers) -> tuple[Any, int]:
-    """body = "(" (body-type-1part / body-type-mpart) ")", with an explicit
-    stack for the multiparts."""
-    stack: list[list[Any]] = []
-    leaf_ext = _LEAF_EXT
-    cached_params = _PARAMS.get
-    new_single = _new_single
+def _check_body(line: bytes, pos: int, max_depth: int, p: _Matchers) -> tuple[int, list[Any]]:
+    """body = "(" (body-type-1part / body-type-mpart) ")": read and checked
+    (every refusal is made here), not built.  Returns where it ends and what
+    :func:`_build_body` builds it from: the matches in order, ``None`` where
+    a multipart opens.  Raises ``_Fallback`` for what this path does not
+    read."""
     match_leaf = p.leaf
+    match_tail = p.tail
+    ops: list[Any] = []
+    depth = 0
     while True:
         if line[pos + 1 : pos + 2] == b"(":
-            if len(stack) >= max_depth - 1:
+            if depth >= max_depth - 1:
                 raise _Fallback
-            stack.append([])
+            depth += 1
+            ops.append(None)
             pos += 1
             continue
         m = match_leaf(line, pos)
         if m is None:
             raise _Fallback
-        # type, subtype, params (raw), id, description, encoding, size,
-        # lines, extension data (raw)
-        mtype, subtype, raw_params, id_, desc, enc, size, lines, raw_ext = m.groups()
+        mtype, lines = m.group(1, 8)
         upper = mtype.upper()
-        if upper == b"MESSAGE":
+        if upper == b"MESSAGE" or (upper == b"TEXT") != (lines is not None):
             raise _Fallback
-        if (upper == b"TEXT") != (lines is not None):
-            raise _Fallback
-        ext = leaf_ext.get(raw_ext)
-        if ext is None:
-            ext = _leaf_ext(raw_ext, p)
-        params = cached_params(raw_params, _MISS)
-        part: Any = new_single(
-            mtype,
-            subtype,
-            _params(raw_params, p) if params is _MISS else params,
-            id_,
-            desc,
-            enc,
-            int(size),
-            None,
-            None,
-            None if lines is None else int(lines),
-            ext[0],
-            ext[1],
-            ext[2],
-            ext[3],
-            (),
-            ext[4],
-        )
+        ops.append(m)
         pos = m.end()
         while True:
-            if not stack:
-                return part, pos
-            stack[-1].append(part)
+            if not depth:
+                return pos, ops
             if line[pos : pos + 1] == b"(":
                 break  # the next part of this multipart
-            t = p.tail(line, pos)
+            t = match_tail(line, pos)
             if t is None:
                 raise _Fallback
-            subtype, raw_params, rest = t.groups()
+            ops.append(t)
+            depth -= 1
+            pos = t.end()
+
+
+def _build_body(ops: list[Any], p: _Matchers) -> Any:
+    """The body structure :func:`_check_body` read, built from its matches
+    with an explicit stack for the multiparts."""
+    stack: list[list[Any]] = [[]]
+    leaf_ext = _LEAF_EXT
+    cached_params = _PARAMS.get
+    new_single = _new_single
+    leaf_re = p.leaf_re
+    for m in ops:
+        if m is None:
+            stack.append([])
+            continue
+        if m.re is leaf_re:
+            # type, subtype, params (raw), id, description, encoding, size,
+            # lines, extension data (raw)
+            mtype, subtype, raw_params, id_, desc, enc, size, lines, raw_ext = m.groups()
+            ext = leaf_ext.get(raw_ext)
+            if ext is None:
+                ext = _leaf_ext(raw_ext, p)
+            params = cached_params(raw_params, _MISS)
+            part: Any = new_single(
+                mtype,
+                subtype,
+                _params(raw_params, p) if params is _MISS else params,
+                id_,
+                desc,
+                enc,
+                int(size),
+                None,
+                None,
+                None if lines is None else int(lines),
+                ext[0],
+                ext[1],
+                ext[2],
+                ext[3],
+                (),
+                ext[4],
+            )
+        else:
+            subtype, raw_params, rest = m.groups()
             if raw_params is None:
                 part = _new_multi(tuple(stack.pop()), subtype, None, None, None, None, (), 0)
             else:
@@ -361,7 +388,35 @@ def _body(line: bytes, pos: int, max_depth: int, p: _Matchers) -> tuple[Any, int
                     (),
                     ext[3] + 1,
                 )
-            pos = t.end()
+        stack[-1].append(part)
+    return stack[0][0]
+
+
+class _DeferredBody(Deferred):
+    """BODYSTRUCTURE or BODY, checked by :func:`_check_body`, built by
+    :func:`_build_body` on first access (from the matches already made)."""
+
+    __slots__ = ()
+
+    # (ops, matchers, escaped)
+    def build(self) -> Any:
+        part = _build_body(self[0], self[1])
+        return _unescaped(part) if self[2] else part
+
+
+class _DeferredEnvelope(Deferred):
+    """ENVELOPE, checked by the item pattern that matched it, built by
+    :func:`_envelope` on first access."""
+
+    __slots__ = ()
+
+    # (match, matchers, escaped)
+    def build(self) -> Any:
+        env = _envelope(self[0].group(*_ENVELOPE_GROUPS), self[1])
+        return _unescaped(env) if self[2] else env
+
+
+_new_deferred = tuple.__new__
 
 
 def _inlined(fragments: Sequence[Any]) -> bytes | None:
@@ -425,8 +480,12 @@ def fast_fetch(seq: int, fragments: Sequence[Any], start: int, max_depth: int) -
         line = joined
     if line[start : start + 1] != b"(":
         return None
-    uid = flags = internaldate = size = envelope = None
-    bodystructure = body = modseq = msgid = thrid = None
+    uid = flags = internaldate = size = modseq = msgid = thrid = None
+    # ENVELOPE, BODYSTRUCTURE and BODY are checked here and built on first
+    # access (Deferred)
+    envelope: Deferred | None = None
+    bodystructure: Deferred | None = None
+    body: Deferred | None = None
     pos = start + 1
     end = len(line)
     # a quoted-string escape anywhere (flags hold a backslash, but never
@@ -447,9 +506,10 @@ def fast_fetch(seq: int, fragments: Sequence[Any], start: int, max_depth: int) -
             elif idx == 3:
                 internaldate = _internaldate(m)
             elif idx == 15:
-                envelope = _envelope(m.group(*_ENVELOPE_GROUPS), p)
+                envelope = _new_deferred(_DeferredEnvelope, (m, p, escaped))
             elif idx == 56 or idx == 57:
-                part, pos = _body(line, m.end(), max_depth, p)
+                pos, ops = _check_body(line, m.end(), max_depth, p)
+                part = _new_deferred(_DeferredBody, (ops, p, escaped))
                 if idx == 56:
                     bodystructure = part
                 else:
@@ -476,12 +536,6 @@ def fast_fetch(seq: int, fragments: Sequence[Any], start: int, max_depth: int) -
             if c == b")" and (pos + 1 == end or line[pos + 1 :] == b" "):
                 break
             return None
-        if escaped:
-            # some quoted string holds an escape (the structures hold no
-            # other backslash)
-            envelope = _unescaped(envelope)
-            bodystructure = _unescaped(bodystructure)
-            body = _unescaped(body)
     except (_Fallback, RemoteProtocolError, ValueError, RecursionError):
         # the generic path reads it, or raises the error with its message
         return None

@@ -288,6 +288,54 @@ class Fetch:
     other: tuple[tuple[str, Any], ...] = ()
 
 
+class Deferred(tuple[Any, ...]):
+    """A FETCH item the parser has read and checked but not built yet: the
+    FETCH fast path (``_fastfetch``) leaves ENVELOPE, BODYSTRUCTURE and BODY
+    like this, and the value is built on first access (then kept), so a
+    caller pays for the objects it reads.  Every check that can reject the
+    item is made at parse time; building cannot fail.  A tuple of what the
+    build needs (one C call to make)."""
+
+    __slots__ = ()
+
+    def build(self) -> Any:  # pragma: no cover - every subclass has its own
+        raise NotImplementedError
+
+
+class _DeferredSlot:
+    """Fetch's descriptor for an item that may hold a :class:`Deferred`:
+    wraps the slot, and builds and stores the value on first access.
+    Equality, hashing, repr, pickling, ``dataclasses.replace`` and the writer
+    all read fields through it, so none of them ever sees a Deferred."""
+
+    __slots__ = ("_get", "_member", "_set")
+
+    def __init__(self, member: Any) -> None:
+        self._member = member
+        self._get = member.__get__
+        self._set = member.__set__
+
+    def __get__(self, obj: Any, owner: Any = None) -> Any:
+        if obj is None:
+            return self
+        value = self._get(obj, owner)
+        if isinstance(value, Deferred):
+            value = value.build()
+            self._set(obj, value)
+        return value
+
+    def __set__(self, obj: Any, value: Any) -> None:
+        self._set(obj, value)
+
+    def __delete__(self, obj: Any) -> None:
+        self._member.__delete__(obj)
+
+
+for _name in ("envelope", "bodystructure", "body"):
+    setattr(Fetch, _name, _DeferredSlot(Fetch.__dict__[_name]))
+del _name
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class NamespaceEntry:
     prefix: bytes

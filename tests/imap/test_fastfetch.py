@@ -4,6 +4,8 @@ shapes (otherwise it would be dead weight)."""
 
 from __future__ import annotations
 
+import dataclasses
+import pickle
 from typing import Any
 
 import pytest
@@ -15,6 +17,7 @@ from protokit.imap import Fetch, write_response
 from protokit.imap._fastfetch import fast_fetch
 from protokit.imap._fetch import build_fetch
 from protokit.imap._grammar import RESPONSE_START
+from protokit.imap._responses import Deferred
 from protokit.imap._tokens import tokenize
 
 from .codec_strategies import fetches
@@ -71,6 +74,27 @@ def test_fast_path_is_taken_and_agrees(line: bytes) -> None:
     fast, generic = both(fragments)
     assert fast is not None
     assert fast == generic
+
+
+@pytest.mark.parametrize("line", COMMON + UNUSUAL)
+def test_deferred_items_are_built_on_access_and_kept(line: bytes) -> None:
+    # ENVELOPE, BODYSTRUCTURE and BODY are built on first access: nothing a
+    # caller can reach (attributes, repr, pickling, replace) shows the
+    # Deferred, and the value built is kept
+    fragments = _split(line.rstrip(b"\r\n") + b"\r\n").fragments
+    fast, generic = both(fragments)
+    assert fast is not None
+    assert repr(fast) == repr(generic)
+    assert hash(fast) == hash(generic)
+    again, _ = both(fragments)
+    assert pickle.loads(pickle.dumps(again)) == generic
+    again, _ = both(fragments)
+    assert dataclasses.replace(again, seq=again.seq) == generic
+    for name in ("envelope", "bodystructure", "body"):
+        value = getattr(fast, name)
+        assert not isinstance(value, Deferred)
+        assert value == getattr(generic, name)
+        assert getattr(fast, name) is value
 
 
 FALLBACK = [
