@@ -496,11 +496,16 @@ class Framer:
                     return event
                 if not fragments and data[pos] == 0x2B:  # "+": no announcement
                     break
-                brace = data.rfind(b"{", max(pos, lf - 1 - _ANNOUNCEMENT_SPAN), lf - 1)
-                m = _ANNOUNCEMENT.match(data, brace, lf - 1) if brace >= 0 else None
-                if m is None:
+                # "{" 1*20DIGIT ["+"] "}", as _ANNOUNCEMENT reads it, without
+                # a regex call
+                digits_end = lf - 3 if data[lf - 3] == 0x2B else lf - 2
+                brace = data.rfind(b"{", max(pos, digits_end - 21), digits_end)
+                if brace < 0:
                     break
-                length = int(m.group(1))
+                digits = data[brace + 1 : digits_end]
+                if not digits.isdigit():
+                    break
+                length = int(digits)
                 if (
                     length > self.max_literal
                     or size + length > self.max_message
