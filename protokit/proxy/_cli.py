@@ -15,14 +15,20 @@ configuration.
 from __future__ import annotations
 
 import argparse
-import errno
 import getpass
 import logging
-import signal
-from typing import Final, TextIO
+from typing import TextIO
 
 import anyio
 
+from .._cli_common import (
+    EXIT_FAILURE,
+    EXIT_OK,
+    EXIT_USAGE,
+    logging_to,
+    run_until_signal,
+    start_failure,
+)
 from ..net import ServerInfo, TLSMode
 from ..oauth import (
     DeviceAuthorization,
@@ -39,12 +45,6 @@ from ._proxy import build_contexts, oauth_provider, serve_proxy, token_manager
 __all__ = ["main"]
 
 log = logging.getLogger("protokit.proxy")
-
-EXIT_OK: Final = 0
-EXIT_FAILURE: Final = 1
-EXIT_USAGE: Final = 2
-#: key=value fields, one event per line (never a password or token).
-LOG_FORMAT: Final = "%(asctime)s level=%(levelname)s logger=%(name)s %(message)s"
 
 
 class _Usage(Exception):
@@ -143,36 +143,12 @@ def banner(config: ProxyConfig, info: ServerInfo) -> str:
 
 
 async def _serve(config: ProxyConfig, out: TextIO) -> str:
-    async with anyio.create_task_group() as tg:
-        with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
-            info = await tg.start(lambda task_status: serve_proxy(config, task_status=task_status))
-            print(banner(config, info), file=out, flush=True)
-            async for signum in signals:
-                name = signal.Signals(signum).name
-                log.info("shutting down: signal=%s", name)
-                tg.cancel_scope.cancel()
-                return name
-    return "none"
+    def ready(info: ServerInfo) -> None:
+        print(banner(config, info), file=out, flush=True)
 
-
-def _find_oserror(exc: BaseException) -> OSError | None:
-    if isinstance(exc, OSError):
-        return exc
-    if isinstance(exc, BaseExceptionGroup):
-        for inner in exc.exceptions:
-            found = _find_oserror(inner)
-            if found is not None:
-                return found
-    return None
-
-
-def _logging(level: str, stderr: TextIO) -> logging.Handler:
-    handler = logging.StreamHandler(stderr)
-    handler.setFormatter(logging.Formatter(LOG_FORMAT))
-    root = logging.getLogger("protokit")
-    root.addHandler(handler)
-    root.setLevel(level.upper())
-    return handler
+    return await run_until_signal(
+        lambda task_status: serve_proxy(config, task_status=task_status), log, ready
+    )
 
 
 def _run(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
@@ -187,22 +163,13 @@ def _run(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
     except ConfigError as exc:
         print(f"protokit proxy: cannot start: {exc}", file=stderr)
         return EXIT_FAILURE
-    handler = _logging(args.log_level, stderr)
     try:
-        anyio.run(_serve, config, stdout)
+        with logging_to(stderr, args.log_level):
+            anyio.run(_serve, config, stdout)
     except KeyboardInterrupt:
         return 130
     except BaseException as exc:  # listeners fail inside exception groups
-        error = _find_oserror(exc)
-        if error is None:
-            raise
-        if error.errno == errno.EADDRINUSE:
-            print(f"protokit proxy: a port is already in use: {error}", file=stderr)
-        else:
-            print(f"protokit proxy: cannot start: {error}", file=stderr)
-        return EXIT_FAILURE
-    finally:
-        logging.getLogger("protokit").removeHandler(handler)
+        return start_failure(exc, "protokit proxy", stderr)
     print("protokit proxy: stopped", file=stderr, flush=True)
     return EXIT_OK
 

@@ -29,7 +29,6 @@ A minimal file::
 
 from __future__ import annotations
 
-import ipaddress
 import math
 import tomllib
 from collections.abc import Mapping
@@ -38,6 +37,7 @@ from pathlib import Path
 from typing import Any, Final, Literal, cast
 
 from ..net import TLSMode
+from ..oauth._http import is_loopback
 from ..wire import Secret
 
 __all__ = [
@@ -47,7 +47,6 @@ __all__ = [
     "ProviderConfig",
     "ProxyConfig",
     "ProxyLimits",
-    "is_loopback",
     "load_config",
 ]
 
@@ -59,16 +58,6 @@ MECHANISMS: Final = ("XOAUTH2", "OAUTHBEARER")
 
 class ConfigError(Exception):
     """The configuration cannot be used; the message names the file and key."""
-
-
-def is_loopback(host: str) -> bool:
-    """``host`` is ``localhost`` or a loopback address (127.0.0.0/8, ::1)."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

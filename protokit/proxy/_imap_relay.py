@@ -44,6 +44,7 @@ from ..imap._framer import (
 from ..imap._parse_response import parse_response
 from ..imap._responses import ResponseCode
 from ._session import ProxyContext
+from ._smtp_pop3_io import drain_ssl
 
 __all__ = ["relay", "rewrite_capabilities"]
 
@@ -222,7 +223,7 @@ class _Relay:
                 self.why = "the client closed the connection"
                 return
             if ssl_object is not None:
-                data = _drain_tls(ssl_object, data)
+                data = drain_ssl(ssl_object, data, READ_SIZE)
             self.last_activity = anyio.current_time()
             framer.feed(data)
 
@@ -286,7 +287,7 @@ class _Relay:
             except (anyio.EndOfStream, anyio.BrokenResourceError, OSError):
                 data = b""
             if data and ssl_object is not None:
-                data = _drain_tls(ssl_object, data)
+                data = drain_ssl(ssl_object, data, READ_SIZE)
             if not data:
                 if self.upstream_bye:
                     self.why = "the upstream ended the session (BYE)"
@@ -349,27 +350,6 @@ class _Relay:
             tg.start_soon(direction, self.upstream_to_client)
             tg.start_soon(watch, tg.cancel_scope.cancel)
         return self.why
-
-
-def _drain_tls(ssl_object: ssl.SSLObject, first: bytes) -> bytes:
-    """``first`` and whatever plaintext the TLS object already holds: a TLS
-    stream's receive returns one record (16 KiB at most) although the socket
-    read brought several; taking them all at once lets the relay frame and
-    forward them in one pass instead of one per record.  Only decrypts what
-    is buffered (never reads the socket); anything unusual (close_notify, an
-    error) is left for the next receive to report."""
-    parts = [first]
-    size = len(first)
-    while size < READ_SIZE:
-        try:
-            chunk = ssl_object.read(READ_SIZE - size)
-        except ssl.SSLError:
-            break
-        if not chunk:
-            break
-        parts.append(chunk)
-        size += len(chunk)
-    return first if len(parts) == 1 else b"".join(parts)
 
 
 def _is_local(line: bytes) -> bool:

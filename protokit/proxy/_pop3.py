@@ -18,7 +18,6 @@ the client sends QUIT: a client that just disconnects deletes nothing.
 from __future__ import annotations
 
 import dataclasses
-import ssl
 from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Final
@@ -67,15 +66,14 @@ from ..pop3 import (
 )
 from ..pop3._parse import parse_status
 from ..pop3._write import err_line, multiline, ok_line
-from ..sasl import VerifyPassword
 from ..wire import DotStuffer, ReceiveBuffer
 from ._session import ProxyContext
 from ._smtp_pop3_io import (
     PeerGone,
     UpstreamAuthError,
-    aclose_quietly,
     receive,
     send,
+    serve_session,
     upstream_mechanism,
     upstream_plaintext_ok,
 )
@@ -277,7 +275,7 @@ class _Session:
                     self.log.info("local login refused (USER/PASS)")
                     srv.reject_login("authentication failed")
             elif isinstance(ev, SaslRequest):
-                srv.answer_sasl(await self.verify(ev.request))
+                srv.answer_sasl(await self.ctx.verify_sasl(ev.request))
             elif isinstance(ev, SaslAuthenticated):
                 if await self.finish_login(srv):
                     return srv.take_unread()
@@ -285,13 +283,6 @@ class _Session:
                 self.log.info("local login refused (AUTH %s)", ev.mechanism)
             elif isinstance(ev, (CommandError, UserReceived)):
                 pass
-
-    async def verify(self, request: object) -> bool:
-        if not isinstance(request, VerifyPassword):
-            return False
-        if request.authzid not in (None, request.authcid):
-            return False
-        return await self.ctx.verify_local(request.authcid, request.password)
 
     async def finish_login(self, srv: ServerConnection) -> bool:
         try:
@@ -561,37 +552,25 @@ async def handle_pop3(
 ) -> None:
     """Serve one local POP3 client through the account's upstream."""
     session = _Session(stream, ctx)
-    try:
-        problem = await session.open_upstream()
-        if problem is not None:
-            await session.to_local(err_line(problem, ResponseCode.SYS_TEMP))
-            return
+
+    async def body() -> None:
         srv = ServerConnection(session.server_config())
-        with anyio.move_on_after(ctx.limits.login_timeout) as scope:
-            unread = await session.login(srv)
-        if scope.cancelled_caught:
-            await session.to_local(err_line("login timed out", ResponseCode.SYS_TEMP))
-            return
-        if unread is None:
-            return
-        await session.relay(srv, unread)
-    except _UpstreamLost:
-        pass
-    except (PeerGone, TransportError) as exc:
-        ctx.log.info("connection from %s ended: %s", info.peer[0], exc)
-    except ProtocolError as exc:
-        # Plaintext injected around a TLS upgrade, and the like: logged (the
-        # message never holds a secret) and the connection closed.
-        ctx.log.info("connection from %s: protocol violation: %s", info.peer[0], exc)
-    except (ssl.SSLError, anyio.BrokenResourceError, anyio.EndOfStream) as exc:
-        ctx.log.info("connection from %s: TLS failed: %s", info.peer[0], type(exc).__name__)
-    except TimeoutError:
-        ctx.log.info("connection from %s timed out", info.peer[0])
         try:
-            await session.to_local(err_line("timed out", ResponseCode.SYS_TEMP))
-        except PeerGone:
+            with anyio.move_on_after(ctx.limits.login_timeout) as scope:
+                unread = await session.login(srv)
+            if scope.cancelled_caught:
+                await session.to_local(err_line("login timed out", ResponseCode.SYS_TEMP))
+                return
+            if unread is not None:
+                await session.relay(srv, unread)
+        except _UpstreamLost:
             pass
-    finally:
-        if session.upstream is not None:
-            await aclose_quietly(session.upstream)
-        await aclose_quietly(session.local)
+
+    await serve_session(
+        session,
+        info,
+        ctx,
+        body,
+        unavailable=lambda why: err_line(why, ResponseCode.SYS_TEMP),
+        timed_out=lambda: err_line("timed out", ResponseCode.SYS_TEMP),
+    )

@@ -22,7 +22,7 @@ from anyio.streams.tls import TLSStream
 from ..net import OperationTimeout, Timeouts, TLSError, TLSMode, open_stream
 from ..net import client_ssl_context as _client_ssl_context
 from ..oauth import AccessToken, AuthorizationNeeded
-from ..sasl import ClientMechanism, OAuthBearerClient, XOAuth2Client
+from ..sasl import ClientMechanism, OAuthBearerClient, VerifyPassword, XOAuth2Client
 from ..wire import Secret
 from ._config import AccountConfig, ProxyLimits
 
@@ -112,6 +112,16 @@ class ProxyContext:
         )
         unlocked = await self.tokens.unlock(self.account.grant_name, password)
         return user_ok and unlocked
+
+    async def verify_sasl(self, request: object) -> bool:
+        """The local login asked for by a server codec's SASL exchange (PLAIN,
+        LOGIN): a password check, with no authorization identity other than
+        the user itself."""
+        if not isinstance(request, VerifyPassword):
+            return False
+        if request.authzid not in (None, request.authcid):
+            return False
+        return await self.verify_local(request.authcid, request.password)
 
     def plaintext_login_allowed(self, tls_active: bool) -> bool:
         """LOGIN/PLAIN only under TLS, or on a plain loopback listener."""

@@ -39,7 +39,6 @@ from ..errors import (
     RemoteProtocolError,
 )
 from ..net import ConnectionInfo, TLSMode, TransportError
-from ..sasl import VerifyPassword
 from ..smtp import (
     Authenticated,
     AuthReply,
@@ -84,9 +83,9 @@ from ._smtp_pop3_io import (
     Duplex,
     PeerGone,
     UpstreamAuthError,
-    aclose_quietly,
     receive,
     send,
+    serve_session,
     upstream_mechanism,
     upstream_plaintext_ok,
 )
@@ -359,7 +358,7 @@ class _Session:
             self.local = await self.ctx.local_start_tls(self.local)
             srv.start_tls_done()
         elif isinstance(ev, AuthRequest):
-            srv.answer_auth(await self.verify(ev.request))
+            srv.answer_auth(await self.ctx.verify_sasl(ev.request))
         elif isinstance(ev, Authenticated):
             ok, text = await self.upstream_login()
             if not ok:
@@ -494,13 +493,6 @@ class _Session:
                 return
             self.pipelined.append((recipient, rcpt))
 
-    async def verify(self, request: object) -> bool:
-        if not isinstance(request, VerifyPassword):
-            return False
-        if request.authzid not in (None, request.authcid):
-            return False
-        return await self.ctx.verify_local(request.authcid, request.password)
-
 
 #: How a session ends other than by QUIT: a side gone or silent, a protocol
 #: violation (plaintext around a TLS upgrade), a failed TLS handshake.
@@ -520,11 +512,8 @@ async def handle_smtp(
 ) -> None:
     """Serve one local SMTP client through the account's upstream."""
     session = _Session(stream, ctx)
-    try:
-        problem = await session.open_upstream()
-        if problem is not None:
-            await session.to_local(session.wire(_reply(421, "4.4.0", f"{problem}, closing")))
-            return
+
+    async def body() -> None:
         failure: BaseException | None = None
         async with anyio.create_task_group() as tg:
             try:
@@ -536,21 +525,12 @@ async def handle_smtp(
                 tg.cancel_scope.cancel()
         if failure is not None:
             raise failure
-    except (PeerGone, TransportError) as exc:
-        ctx.log.info("connection from %s ended: %s", info.peer[0], exc)
-    except ProtocolError as exc:
-        # Plaintext injected around a TLS upgrade, and the like: logged (the
-        # message never holds a secret) and the connection closed.
-        ctx.log.info("connection from %s: protocol violation: %s", info.peer[0], exc)
-    except (ssl.SSLError, anyio.BrokenResourceError, anyio.EndOfStream) as exc:
-        ctx.log.info("connection from %s: TLS failed: %s", info.peer[0], type(exc).__name__)
-    except TimeoutError:
-        ctx.log.info("connection from %s timed out", info.peer[0])
-        try:
-            await session.to_local(session.wire(_reply(421, "4.4.2", "timed out, closing")))
-        except PeerGone:
-            pass
-    finally:
-        if session.upstream is not None:
-            await aclose_quietly(session.upstream)
-        await aclose_quietly(session.local)
+
+    await serve_session(
+        session,
+        info,
+        ctx,
+        body,
+        unavailable=lambda why: session.wire(_reply(421, "4.4.0", f"{why}, closing")),
+        timed_out=lambda: session.wire(_reply(421, "4.4.2", "timed out, closing")),
+    )

@@ -1,6 +1,8 @@
 """What the POP3 and SMTP sides of the proxy share: reading and writing a
 stream with timeouts, reading both streams at once with bounded buffering,
-and getting the upstream SASL mechanism with a fresh access token.
+getting the upstream SASL mechanism with a fresh access token, and how a
+session ends (:func:`serve_session`).  The IMAP relay takes the TLS
+records already decrypted-able with the same :func:`drain_ssl`.
 
 Before login a handler reads one stream at a time (so that no task is
 reading while a stream is wrapped in TLS).  After login the SMTP side, which
@@ -15,14 +17,15 @@ TCP rather than by memory.  (The POP3 side runs one task per direction.)
 from __future__ import annotations
 
 import ssl
-from collections.abc import Iterable
-from typing import Final
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Final, Protocol
 
 import anyio
 import anyio.abc
 from anyio.streams.tls import TLSAttribute
 
-from ..net import TLSMode
+from ..errors import ProtocolError
+from ..net import ConnectionInfo, TLSMode, TransportError
 from ..sasl import ClientMechanism
 from ._config import AccountConfig
 from ._session import AuthorizationNeeded, BearerToken, ProxyContext
@@ -33,11 +36,14 @@ __all__ = [
     "UPSTREAM",
     "Duplex",
     "PeerGone",
+    "RelaySession",
     "UpstreamAuthError",
     "aclose_quietly",
+    "drain_ssl",
     "drain_tls",
     "receive",
     "send",
+    "serve_session",
     "upstream_mechanism",
     "upstream_plaintext_ok",
 ]
@@ -82,19 +88,25 @@ async def receive(stream: anyio.abc.ByteStream, timeout: float) -> bytes:
 
 
 def drain_tls(stream: anyio.abc.ByteStream, first: bytes) -> bytes:
-    """``first`` and the plaintext a TLS stream already holds decrypted-able:
-    its receive returns one record (16 KiB at most) although one socket read
-    may have brought several; taking them together relays them in one pass.
-    Never reads the socket; a close_notify or an error is left for the next
-    receive to report."""
+    """``first`` and the plaintext a TLS stream already holds decrypted-able
+    (see :func:`drain_ssl`), up to READ_SIZE in all."""
     ssl_object: ssl.SSLObject | None = stream.extra(TLSAttribute.ssl_object, None)
     if ssl_object is None or not first:
         return first
+    return drain_ssl(ssl_object, first, READ_SIZE)
+
+
+def drain_ssl(ssl_object: ssl.SSLObject, first: bytes, limit: int) -> bytes:
+    """``first`` and the plaintext ``ssl_object`` already holds, up to
+    ``limit`` octets in all: a TLS stream's receive returns one record (16 KiB
+    at most) although one socket read may have brought several; taking them
+    together relays them in one pass.  Never reads the socket; a
+    close_notify or an error is left for the next receive to report."""
     parts = [first]
     size = len(first)
-    while size < READ_SIZE:
+    while size < limit:
         try:
-            chunk = ssl_object.read(READ_SIZE - size)
+            chunk = ssl_object.read(limit - size)
         except ssl.SSLError:  # SSLWantReadError: nothing more buffered
             break
         if not chunk:
@@ -226,3 +238,58 @@ def upstream_plaintext_ok(account: AccountConfig) -> bool:
     """Bearer tokens go over plain TCP only to a loopback upstream (the
     configuration refuses anything else)."""
     return account.upstream_tls is TLSMode.PLAIN
+
+
+class RelaySession(Protocol):
+    """What :func:`serve_session` needs of a POP3 or SMTP session."""
+
+    @property
+    def local(self) -> anyio.abc.ByteStream: ...
+
+    @property
+    def upstream(self) -> anyio.abc.ByteStream | None: ...
+
+    async def to_local(self, data: bytes) -> None: ...
+
+    async def open_upstream(self) -> str | None:
+        """Connect (and greet) upstream: None, or why it failed."""
+        ...
+
+
+async def serve_session(
+    session: RelaySession,
+    info: ConnectionInfo,
+    ctx: ProxyContext,
+    body: Callable[[], Awaitable[None]],
+    *,
+    unavailable: Callable[[str], bytes],
+    timed_out: Callable[[], bytes],
+) -> None:
+    """Open the upstream (the client gets ``unavailable(why)`` when that
+    fails), run ``body`` (the rest of the local client's session), log how it
+    ended when a side went, broke the protocol or failed TLS, send the client
+    ``timed_out()`` when a side was silent too long, and close both streams."""
+    try:
+        problem = await session.open_upstream()
+        if problem is not None:
+            await session.to_local(unavailable(problem))
+            return
+        await body()
+    except (PeerGone, TransportError) as exc:
+        ctx.log.info("connection from %s ended: %s", info.peer[0], exc)
+    except ProtocolError as exc:
+        # Plaintext injected around a TLS upgrade, and the like: logged (the
+        # message never holds a secret) and the connection closed.
+        ctx.log.info("connection from %s: protocol violation: %s", info.peer[0], exc)
+    except (ssl.SSLError, anyio.BrokenResourceError, anyio.EndOfStream) as exc:
+        ctx.log.info("connection from %s: TLS failed: %s", info.peer[0], type(exc).__name__)
+    except TimeoutError:
+        ctx.log.info("connection from %s timed out", info.peer[0])
+        try:
+            await session.to_local(timed_out())
+        except PeerGone:
+            pass
+    finally:
+        if session.upstream is not None:
+            await aclose_quietly(session.upstream)
+        await aclose_quietly(session.local)

@@ -4,9 +4,7 @@ into a :class:`ServeConfig`, logging, signals, exit codes."""
 from __future__ import annotations
 
 import argparse
-import errno
 import logging
-import signal
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -14,6 +12,14 @@ from typing import TextIO
 
 import anyio
 
+from .._cli_common import (
+    EXIT_FAILURE,
+    EXIT_OK,
+    EXIT_USAGE,
+    logging_to,
+    run_until_signal,
+    start_failure,
+)
 from ._certs import CertificateError
 from ._serve import ConfigError, ServeConfig, load_config, serve
 from ._serve_tokens import TokenSettingsError
@@ -22,12 +28,6 @@ from ._types import StoreError
 __all__ = ["run_serve"]
 
 log = logging.getLogger("protokit.server")
-
-EXIT_OK = 0
-EXIT_FAILURE = 1
-EXIT_USAGE = 2
-#: key=value fields, one event per line (never a password, token or message).
-LOG_FORMAT = "%(asctime)s level=%(levelname)s logger=%(name)s %(message)s"
 
 
 def _config(args: argparse.Namespace, data_dir: Path) -> ServeConfig:
@@ -55,27 +55,10 @@ def _config(args: argparse.Namespace, data_dir: Path) -> ServeConfig:
     return config
 
 
-def _find_oserror(exc: BaseException) -> OSError | None:
-    if isinstance(exc, OSError):
-        return exc
-    if isinstance(exc, BaseExceptionGroup):
-        for inner in exc.exceptions:
-            found = _find_oserror(inner)
-            if found is not None:
-                return found
-    return None
-
-
 async def _main(config: ServeConfig, out: TextIO) -> str:
-    async with anyio.create_task_group() as tg:
-        with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
-            await tg.start(lambda task_status: serve(config, out=out, task_status=task_status))
-            async for signum in signals:
-                name = signal.Signals(signum).name
-                log.info("shutting down: signal=%s", name)
-                tg.cancel_scope.cancel()
-                return name
-    return "none"
+    return await run_until_signal(
+        lambda task_status: serve(config, out=out, task_status=task_status), log
+    )
 
 
 def run_serve(args: argparse.Namespace, data_dir: Path, stdout: TextIO, stderr: TextIO) -> int:
@@ -84,13 +67,9 @@ def run_serve(args: argparse.Namespace, data_dir: Path, stdout: TextIO, stderr: 
     except ConfigError as exc:
         print(f"protokit: error: {exc}", file=stderr)
         return EXIT_USAGE
-    handler = logging.StreamHandler(stderr)
-    handler.setFormatter(logging.Formatter(LOG_FORMAT))
-    root = logging.getLogger("protokit")
-    root.addHandler(handler)
-    root.setLevel(args.log_level.upper())
     try:
-        anyio.run(_main, config, stdout)
+        with logging_to(stderr, args.log_level):
+            anyio.run(_main, config, stdout)
     except CertificateError as exc:
         print(f"protokit: {exc}", file=stderr)
         return EXIT_FAILURE
@@ -101,16 +80,7 @@ def run_serve(args: argparse.Namespace, data_dir: Path, stdout: TextIO, stderr: 
         # A Ctrl-C before the signal handler was installed.
         return 130
     except BaseException as exc:  # listeners fail inside exception groups
-        error = _find_oserror(exc)
-        if error is None:
-            raise
-        if error.errno == errno.EADDRINUSE:
-            print(f"protokit: a port is already in use: {error} (try --port-offset)", file=stderr)
-        else:
-            print(f"protokit: cannot start: {error}", file=stderr)
-        return EXIT_FAILURE
-    finally:
-        root.removeHandler(handler)
+        return start_failure(exc, "protokit", stderr, in_use_hint=" (try --port-offset)")
     print("protokit serve: stopped", file=stderr)
     sys.stderr.flush()
     return EXIT_OK
