@@ -217,13 +217,10 @@ class _Relay:
                 await self.out.local(b"".join(local))
             if out:
                 await self._to_upstream(b"".join(out))
-            try:
-                data = await self.client.receive(READ_SIZE)
-            except (anyio.EndOfStream, anyio.BrokenResourceError, OSError):
+            data = await _receive(self.client, ssl_object)
+            if not data:
                 self.why = "the client closed the connection"
                 return
-            if ssl_object is not None:
-                data = drain_ssl(ssl_object, data, READ_SIZE)
             self.last_activity = anyio.current_time()
             framer.feed(data)
 
@@ -282,12 +279,7 @@ class _Relay:
                     return
             if out:
                 await self.out.relay(b"".join(out), mid=framer.mid_message)
-            try:
-                data = await self.upstream.receive(READ_SIZE)
-            except (anyio.EndOfStream, anyio.BrokenResourceError, OSError):
-                data = b""
-            if data and ssl_object is not None:
-                data = drain_ssl(ssl_object, data, READ_SIZE)
+            data = await _receive(self.upstream, ssl_object)
             if not data:
                 if self.upstream_bye:
                     self.why = "the upstream ended the session (BYE)"
@@ -350,6 +342,19 @@ class _Relay:
             tg.start_soon(direction, self.upstream_to_client)
             tg.start_soon(watch, tg.cancel_scope.cancel)
         return self.why
+
+
+async def _receive(stream: anyio.abc.ByteStream, ssl_object: ssl.SSLObject | None) -> bytes:
+    """The next chunk of ``stream`` with the TLS records already
+    decrypted-able (``ssl_object`` is the stream's, if it is TLS); b"" when
+    the peer closed or the stream broke."""
+    try:
+        data = await stream.receive(READ_SIZE)
+    except (anyio.EndOfStream, anyio.BrokenResourceError, OSError):
+        return b""
+    if not data or ssl_object is None:
+        return data
+    return drain_ssl(ssl_object, data, READ_SIZE)
 
 
 def _is_local(line: bytes) -> bool:
