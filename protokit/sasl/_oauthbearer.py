@@ -6,33 +6,27 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import ClassVar, Final, Unpack
+from typing import Final, Unpack
 
 from ..errors import LocalProtocolError
 from ._base import (
     Challenge,
-    ClientMechanism,
-    Failure,
-    Request,
     SASLError,
-    ServerMechanism,
     ServerOptions,
     Step,
-    Success,
 )
 from ._bearer import (
+    BearerClient,
+    BearerServer,
     check_client_value,
-    decode_error,
     encode_error,
     parse_bearer,
-    token_result,
 )
 from ._common import (
     TokenSource,
     encode_local,
     escape_saslname,
     parse_gs2_header,
-    resolve_token,
 )
 from ._requests import ValidateToken
 
@@ -54,7 +48,7 @@ _PORT: Final = re.compile(rb"[1-9][0-9]{0,4}")
 _HOST: Final = re.compile(rb"[A-Za-z0-9.\-_:\[\]%]{1,255}")
 
 
-class OAuthBearerClient(ClientMechanism):
+class OAuthBearerClient(BearerClient):
     """OAUTHBEARER client.  ``authzid`` (the user) goes in the GS2 header,
     escaped; ``host`` and ``port`` are what the client connected to.  ``token``
     is a str, a ``Secret[str]`` or a callable returning either, called when
@@ -62,7 +56,8 @@ class OAuthBearerClient(ClientMechanism):
     holds the server's JSON error."""
 
     name = "OAUTHBEARER"
-    plaintext: ClassVar[bool] = True
+    # RFC 7628 section 3.2.3: answer the error with a single 0x01.
+    _error_answer = b"\x01"
 
     def __init__(
         self,
@@ -77,55 +72,25 @@ class OAuthBearerClient(ClientMechanism):
             raise LocalProtocolError("OAUTHBEARER: invalid host")
         if port is not None and not (isinstance(port, int) and 0 < port < 65536):
             raise LocalProtocolError("OAUTHBEARER: the port is an integer from 1 to 65535")
+        super().__init__(token)
         self.authzid = authzid
         self.host = host
         self.port = port
-        self._source = token
-        self._message: bytes | None = None
-        self._state = "start"
-        self.error: dict[str, object] | None = None
-        self.error_data: bytes | None = None
 
-    def _build(self) -> bytes:
-        if self._message is None:
-            token = resolve_token(self._source)
-            check_client_value(token.expose(), "OAUTHBEARER: the token")
-            gs2 = b"n,"
-            if self.authzid is not None:
-                gs2 += b"a=" + encode_local(escape_saslname(self.authzid), "OAUTHBEARER user")
-            parts = [gs2 + b","]
-            if self.host is not None:
-                parts.append(b"host=" + self.host.encode("ascii"))
-            if self.port is not None:
-                parts.append(b"port=%d" % self.port)
-            parts.append(b"auth=Bearer " + encode_local(token.expose(), "OAUTHBEARER token"))
-            self._message = b"\x01".join(parts) + b"\x01\x01"
-        return self._message
-
-    def initial_response(self) -> bytes:
-        message = self._build()
-        self._state = "sent"
-        return message
-
-    def respond(self, challenge: bytes) -> bytes:
-        if not challenge and self._state in ("start", "sent"):
-            self._state = "answered"
-            return self._build()
-        if challenge and self._state in ("sent", "answered"):
-            # RFC 7628 section 3.2.3: answer the error with a single 0x01.
-            self._state = "error"
-            self.error_data = challenge
-            self.error = decode_error(challenge)
-            return b"\x01"
-        raise SASLError("OAUTHBEARER: unexpected challenge")
-
-    def finish(self, data: bytes | None = None) -> None:
-        if self._state == "error":
-            raise SASLError("OAUTHBEARER: success reported after the token was rejected")
-        super().finish(data)
+    def _compose(self, token: str) -> bytes:
+        gs2 = b"n,"
+        if self.authzid is not None:
+            gs2 += b"a=" + encode_local(escape_saslname(self.authzid), "OAUTHBEARER user")
+        parts = [gs2 + b","]
+        if self.host is not None:
+            parts.append(b"host=" + self.host.encode("ascii"))
+        if self.port is not None:
+            parts.append(b"port=%d" % self.port)
+        parts.append(b"auth=Bearer " + encode_local(token, "OAUTHBEARER token"))
+        return b"\x01".join(parts) + b"\x01\x01"
 
 
-class OAuthBearerServer(ServerMechanism):
+class OAuthBearerServer(BearerServer):
     """OAUTHBEARER server: a strict parse of the GS2 header and the key/value
     pairs, then :class:`ValidateToken`.
 
@@ -138,7 +103,8 @@ class OAuthBearerServer(ServerMechanism):
     """
 
     name = "OAUTHBEARER"
-    plaintext: ClassVar[bool] = True
+    _error_answer = b"\x01"
+    _error_answer_text = "a single 0x01"
 
     def __init__(
         self,
@@ -148,27 +114,11 @@ class OAuthBearerServer(ServerMechanism):
         error: Mapping[str, object] | bytes | None = None,
         **options: Unpack[ServerOptions],
     ) -> None:
-        super().__init__(**options)
+        super().__init__(
+            error=encode_error(OAUTHBEARER_DEFAULT_ERROR if error is None else error), **options
+        )
         self._host = host.lower() if host is not None else None
         self._port = port
-        self._error = encode_error(OAUTHBEARER_DEFAULT_ERROR if error is None else error)
-        self._user: str | None = None
-        self._state = "start"
-
-    def _start(self, initial: bytes | None) -> Step:
-        if initial is None:
-            self._state = "waiting"
-            return Challenge(data=b"")
-        return self._parse(initial)
-
-    def _receive(self, response: bytes) -> Step:
-        if self._state == "waiting":
-            return self._parse(response)
-        if self._state == "error":
-            if response != b"\x01":
-                raise SASLError("OAUTHBEARER: expected a single 0x01 after the error challenge")
-            return Failure(reason="OAUTHBEARER: invalid token")
-        raise SASLError("OAUTHBEARER: unexpected response")
 
     def _parse(self, message: bytes) -> Step:
         self._state = "parsed"
@@ -214,16 +164,3 @@ class OAuthBearerServer(ServerMechanism):
             self._state = "error"
             return Challenge(data=self._error)
         return ValidateToken(user=gs2.authzid, token=token, host=host, port=port)
-
-    def _answer(self, request: Request, result: object) -> Step:
-        outcome = token_result(result, "OAUTHBEARER")
-        if outcome.valid:
-            identity = outcome.identity or self._user
-            if not identity:
-                return Failure(reason="OAUTHBEARER: the token names no identity")
-            return Success(
-                authcid=identity, authzid=None if identity == self._user else self._user
-            )
-        self._state = "error"
-        body = self._error if outcome.error is None else encode_error(outcome.error)
-        return Challenge(data=body)
