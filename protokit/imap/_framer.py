@@ -474,13 +474,18 @@ class Framer:
             room = self.max_line + 2
             while True:
                 lf = data.find(b"\n", pos, pos + room)
-                if lf <= pos or data[lf - 1] != _CR or data.find(b"\r", pos, lf - 1) >= 0:
+                if lf <= pos or data[lf - 1] != _CR:
+                    break
+                line = data[pos : lf - 1]
+                # (the "in" operator and rpartition below take no keyword
+                # parsing, where each find/rfind call costs about as much as
+                # the rest of a short line's work)
+                if b"\r" in line:
                     break
                 size = self._size + lf + 1 - pos
                 if size > self.max_message:
                     break
                 if data[lf - 2] != 0x7D:  # no "}": the line that ends the message
-                    line = data[pos : lf - 1]
                     self._pos = lf + 1
                     event = Message.__new__(Message)
                     if not fragments:
@@ -498,12 +503,11 @@ class Framer:
                     break
                 # "{" 1*20DIGIT ["+"] "}", as _ANNOUNCEMENT reads it, without
                 # a regex call
-                digits_end = lf - 3 if data[lf - 3] == 0x2B else lf - 2
-                brace = data.rfind(b"{", max(pos, digits_end - 21), digits_end)
-                if brace < 0:
+                head, brace, tail = line.rpartition(b"{")
+                if not brace:
                     break
-                digits = data[brace + 1 : digits_end]
-                if not digits.isdigit():
+                digits = tail[:-2] if data[lf - 3] == 0x2B else tail[:-1]
+                if len(digits) > 20 or not digits.isdigit():
                     break
                 length = int(digits)
                 if (
@@ -512,7 +516,6 @@ class Framer:
                     or self._literals >= self.max_literals
                 ):
                     break
-                line = data[pos : lf - 1]
                 if not fragments:
                     self._first = line
                 fragments.append(line)
@@ -520,7 +523,7 @@ class Framer:
                 self._literals += 1
                 if length > self.stream_threshold:
                     self._pos = lf + 1
-                    self._begin_literal(length, brace > pos and data[brace - 1] == 0x7E)
+                    self._begin_literal(length, head[-1:] == b"~")
                     return None
                 pos = lf + 1
                 end = pos + length
