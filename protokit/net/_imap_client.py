@@ -53,16 +53,11 @@ from ..imap import ConnectionClosed as ClosedEvent
 from ..imap._commands import Examine, Select
 from ..sasl import (
     ClientMechanism,
-    CramMD5Client,
-    LoginClient,
-    OAuthBearerClient,
-    PlainClient,
-    ScramClient,
-    XOAuth2Client,
     choose_mechanism,
 )
 from ..wire._secret import Secret
-from ._errors import ConnectionClosed, OperationTimeout, TLSError
+from ._client_common import ClosedOnError, dial, sasl_client
+from ._errors import ConnectionClosed, TLSError
 from ._imap_client_base import IDLE_RENEW, Messages, Token, _seqset
 from ._imap_client_messages import MessageCommands
 from ._imap_client_types import (
@@ -73,7 +68,7 @@ from ._imap_client_types import (
     expand,
 )
 from ._pump import Pump, Timeouts
-from ._tls import TLSMode, client_ssl_context, greeting_timeout, open_stream
+from ._tls import TLSMode, client_ssl_context
 
 __all__ = ["IMAPClient", "connect_imap", "open_imap", "wrap_imap_stream"]
 
@@ -217,35 +212,17 @@ class IMAPClient(MessageCommands):
                 f"no usable SASL mechanism among {', '.join(sorted(offered)) or 'none offered'}"
                 + ("" if self.tls_active else " (plaintext mechanisms need TLS)")
             )
-        mech: ClientMechanism
+        resolved: str | Secret[str] | None = None
         if name in ("XOAUTH2", "OAUTHBEARER"):
             assert token is not None
-            resolved = token() if callable(token) else token
-            if inspect.isawaitable(resolved):
-                resolved = await resolved
-            assert isinstance(resolved, str | Secret)
-            if name == "XOAUTH2":
-                mech = XOAuth2Client(user, resolved)
-            else:
-                mech = OAuthBearerClient(authzid or user, resolved)
-        else:
-            assert password is not None
-            if name.startswith("SCRAM-"):
-                plus = name.endswith("-PLUS")
-                mech = ScramClient(
-                    name.removeprefix("SCRAM-").removesuffix("-PLUS"),
-                    user,
-                    password,
-                    plus=plus,
-                    channel_binding=cb if plus else None,
-                    authzid=authzid,
-                )
-            elif name == "CRAM-MD5":
-                mech = CramMD5Client(user, password)
-            elif name == "PLAIN":
-                mech = PlainClient(user, password, authzid)
-            else:
-                mech = LoginClient(user, password)
+            answer = token() if callable(token) else token
+            if inspect.isawaitable(answer):
+                answer = await answer
+            assert isinstance(answer, str | Secret)
+            resolved = answer
+        mech = sasl_client(
+            name, user, password=password, token=resolved, authzid=authzid, channel_binding=cb
+        )
         await self.authenticate(mech)
         return name
 
@@ -494,35 +471,31 @@ async def connect_imap(
 
     ``allow_plaintext_auth`` lets LOGIN and PLAIN go out without TLS
     (``tls=TLSMode.PLAIN`` only; for loopback and tests)."""
-    t = timeouts or Timeouts()
     if port is None:
         port = 993 if tls is TLSMode.IMPLICIT else 143
-    hostname = server_hostname or host
-    ctx = ssl_context
-    if tls is not TLSMode.PLAIN and ctx is None:
-        ctx = client_ssl_context()
-    stream = await open_stream(
-        host, port, tls=tls, ssl_context=ctx, server_hostname=hostname, timeouts=t
+    d = await dial(
+        host,
+        port,
+        tls=tls,
+        ssl_context=ssl_context,
+        server_hostname=server_hostname,
+        timeouts=timeouts,
     )
-    try:
-        client = await wrap_imap_stream(
-            stream,
-            server_hostname=hostname,
+    client = await d.greeted(
+        wrap_imap_stream(
+            d.stream,
+            server_hostname=d.hostname,
             tls_active=tls is TLSMode.IMPLICIT,
             require_tls=tls is not TLSMode.PLAIN,
             allow_plaintext_auth=allow_plaintext_auth and tls is TLSMode.PLAIN,
-            ssl_context=ctx,
-            timeouts=t,
+            ssl_context=d.ssl_context,
+            timeouts=d.timeouts,
             idle_renew=idle_renew,
         )
-    except OperationTimeout:
-        raise greeting_timeout(host, port, t.read, tls) from None
+    )
     if tls is TLSMode.STARTTLS:
-        try:
-            await client.starttls(ctx, server_hostname=hostname)
-        except BaseException:
-            await client.aclose()
-            raise
+        async with ClosedOnError(client):
+            await client.starttls(d.ssl_context, server_hostname=d.hostname)
     return client
 
 

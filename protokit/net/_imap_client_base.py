@@ -35,10 +35,9 @@ from ..imap import (
 from ..imap import ConnectionClosed as ClosedEvent
 from ..sasl import (
     TokenSource,
-    tls_server_end_point,
 )
-from ..sasl._channel_binding import ChannelBindingError
 from ..wire._secret import Secret
+from ._client_common import ChannelBinding
 from ._errors import ConnectionClosed
 from ._imap_client_fetch import FetchResults, IdleSession
 from ._imap_client_types import (
@@ -96,7 +95,7 @@ def _key(k: SearchKey | str) -> SearchKey:
     return k if isinstance(k, SearchKey) else SearchKey(name=k.upper())
 
 
-class IMAPClientBase:
+class IMAPClientBase(ChannelBinding[ClientEvent]):
     """An IMAP session over an anyio byte stream, past its greeting.
 
     Build it with :func:`open_imap`, :func:`connect_imap` or
@@ -154,17 +153,6 @@ class IMAPClientBase:
     @property
     def tls_active(self) -> bool:
         return self._conn.tls_active
-
-    @property
-    def channel_binding(self) -> bytes | None:
-        """tls-server-end-point data for SCRAM-PLUS, once TLS is up."""
-        der = self._pump.peer_certificate_der()
-        if der is None:
-            return None
-        try:
-            return tls_server_end_point(der)
-        except ChannelBindingError:
-            return None
 
     # -- plumbing ---------------------------------------------------------------------
 

@@ -43,21 +43,14 @@ from ..pop3 import (
 from ..pop3 import ConnectionClosed as ClosedEvent
 from ..sasl import (
     ClientMechanism,
-    CramMD5Client,
-    LoginClient,
-    OAuthBearerClient,
-    PlainClient,
-    ScramClient,
     TokenSource,
-    XOAuth2Client,
     choose_mechanism,
-    tls_server_end_point,
 )
-from ..sasl._channel_binding import ChannelBindingError
 from ..wire._secret import Secret
-from ._errors import ConnectionClosed, OperationTimeout, TLSError
+from ._client_common import ChannelBinding, ClosedOnError, dial, sasl_client
+from ._errors import ConnectionClosed, TLSError
 from ._pump import Pump, Timeouts
-from ._tls import TLSMode, client_ssl_context, greeting_timeout, open_stream
+from ._tls import TLSMode, client_ssl_context
 
 __all__ = [
     "MessageStream",
@@ -208,7 +201,7 @@ class MessageStream:
             await self.aclose()
 
 
-class POP3Client:
+class POP3Client(ChannelBinding[ClientEvent]):
     """A POP3 session over an anyio byte stream, past its greeting.
 
     Build it with :func:`open_pop3`, :func:`connect_pop3` or
@@ -254,17 +247,6 @@ class POP3Client:
     @property
     def tls_active(self) -> bool:
         return self._pump.tls_active
-
-    @property
-    def channel_binding(self) -> bytes | None:
-        """tls-server-end-point data for SCRAM-PLUS, once TLS is up."""
-        der = self._pump.peer_certificate_der()
-        if der is None:
-            return None
-        try:
-            return tls_server_end_point(der)
-        except ChannelBindingError:
-            return None
 
     # -- plumbing -------------------------------------------------------------------
 
@@ -414,31 +396,9 @@ class POP3Client:
             raise LocalProtocolError(
                 f"no usable SASL mechanism among {', '.join(offered) or 'none offered'}"
             )
-        mech: ClientMechanism
-        if name == "XOAUTH2":
-            assert token is not None
-            mech = XOAuth2Client(user, token)
-        elif name == "OAUTHBEARER":
-            assert token is not None
-            mech = OAuthBearerClient(authzid or user, token)
-        else:
-            assert password is not None
-            if name.startswith("SCRAM-"):
-                plus = name.endswith("-PLUS")
-                mech = ScramClient(
-                    name[len("SCRAM-") :].removesuffix("-PLUS"),
-                    user,
-                    password,
-                    plus=plus,
-                    channel_binding=cb if plus else None,
-                    authzid=authzid,
-                )
-            elif name == "CRAM-MD5":
-                mech = CramMD5Client(user, password)
-            elif name == "PLAIN":
-                mech = PlainClient(user, password, authzid)
-            else:
-                mech = LoginClient(user, password)
+        mech = sasl_client(
+            name, user, password=password, token=token, authzid=authzid, channel_binding=cb
+        )
         await self.authenticate(mech)
         return name
 
@@ -630,39 +590,35 @@ async def connect_pop3(
     ``allow_plaintext_auth`` lets USER/PASS and PLAIN go out without TLS
     (``tls=TLSMode.PLAIN`` only; for loopback and tests).
     """
-    t = timeouts or Timeouts()
     if port is None:
         port = 995 if tls is TLSMode.IMPLICIT else 110
-    hostname = server_hostname or host
     if config is None:
         config = ClientConfig(
             allow_plaintext_auth=allow_plaintext_auth and tls is TLSMode.PLAIN,
             require_tls=tls is not TLSMode.PLAIN,
             tls_active=tls is TLSMode.IMPLICIT,
         )
-    ctx = ssl_context
-    if tls is not TLSMode.PLAIN and ctx is None:
-        ctx = client_ssl_context()
-    stream = await open_stream(
-        host, port, tls=tls, ssl_context=ctx, server_hostname=hostname, timeouts=t
+    d = await dial(
+        host,
+        port,
+        tls=tls,
+        ssl_context=ssl_context,
+        server_hostname=server_hostname,
+        timeouts=timeouts,
     )
-    try:
-        client = await wrap_pop3_stream(
-            stream,
-            server_hostname=hostname,
+    client = await d.greeted(
+        wrap_pop3_stream(
+            d.stream,
+            server_hostname=d.hostname,
             tls_active=tls is TLSMode.IMPLICIT,
-            ssl_context=ctx,
+            ssl_context=d.ssl_context,
             config=config,
-            timeouts=t,
+            timeouts=d.timeouts,
         )
-    except OperationTimeout:
-        raise greeting_timeout(host, port, t.read, tls) from None
+    )
     if tls is TLSMode.STARTTLS:
-        try:
-            await client.starttls(ctx, server_hostname=hostname)
-        except BaseException:
-            await client.aclose()
-            raise
+        async with ClosedOnError(client):
+            await client.starttls(d.ssl_context, server_hostname=d.hostname)
     return client
 
 

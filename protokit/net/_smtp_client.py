@@ -32,17 +32,9 @@ import anyio.abc
 from ..errors import LocalProtocolError, RemoteProtocolError
 from ..sasl import (
     ClientMechanism,
-    CramMD5Client,
-    LoginClient,
-    OAuthBearerClient,
-    PlainClient,
-    ScramClient,
     TokenSource,
-    XOAuth2Client,
     choose_mechanism,
-    tls_server_end_point,
 )
-from ..sasl._channel_binding import ChannelBindingError
 from ..smtp import (
     AuthReply,
     Body,
@@ -67,9 +59,10 @@ from ..smtp import (
 )
 from ..smtp import ConnectionClosed as ClosedEvent
 from ..wire._secret import Secret
-from ._errors import ConnectionClosed, OperationTimeout, TLSError, TransportError
+from ._client_common import ChannelBinding, ClosedOnError, dial, sasl_client
+from ._errors import ConnectionClosed, TLSError, TransportError
 from ._pump import Pump, Timeouts
-from ._tls import TLSMode, client_ssl_context, greeting_timeout, open_stream
+from ._tls import TLSMode, client_ssl_context
 
 __all__ = [
     "Login",
@@ -220,7 +213,7 @@ def _has_bare_line_ending(data: bytes) -> bool:
     return data.count(b"\r") != crlf or data.count(b"\n") != crlf
 
 
-class SMTPClient:
+class SMTPClient(ChannelBinding[Event]):
     """An SMTP or LMTP session over an anyio byte stream, past its greeting
     and EHLO/LHLO.
 
@@ -278,17 +271,6 @@ class SMTPClient:
     @property
     def lmtp(self) -> bool:
         return self._conn.config.lmtp
-
-    @property
-    def channel_binding(self) -> bytes | None:
-        """tls-server-end-point data for SCRAM-PLUS, once TLS is up."""
-        der = self._pump.peer_certificate_der()
-        if der is None:
-            return None
-        try:
-            return tls_server_end_point(der)
-        except ChannelBindingError:
-            return None
 
     # -- plumbing ---------------------------------------------------------------------
 
@@ -417,31 +399,9 @@ class SMTPClient:
                 f"{', '.join(sorted(offered)) or 'none offered'}"
                 + ("" if self.tls_active else " (plaintext mechanisms need TLS)")
             )
-        mech: ClientMechanism
-        if name == "XOAUTH2":
-            assert token is not None
-            mech = XOAuth2Client(user, token)
-        elif name == "OAUTHBEARER":
-            assert token is not None
-            mech = OAuthBearerClient(authzid or user, token)
-        else:
-            assert password is not None
-            if name.startswith("SCRAM-"):
-                plus = name.endswith("-PLUS")
-                mech = ScramClient(
-                    name.removeprefix("SCRAM-").removesuffix("-PLUS"),
-                    user,
-                    password,
-                    plus=plus,
-                    channel_binding=cb if plus else None,
-                    authzid=authzid,
-                )
-            elif name == "CRAM-MD5":
-                mech = CramMD5Client(user, password)
-            elif name == "PLAIN":
-                mech = PlainClient(user, password, authzid)
-            else:
-                mech = LoginClient(user, password)
+        mech = sasl_client(
+            name, user, password=password, token=token, authzid=authzid, channel_binding=cb
+        )
         await self.authenticate(mech)
         return name
 
@@ -812,10 +772,8 @@ async def connect_smtp(
     """
     if tls is None:
         tls = TLSMode.IMPLICIT if port == 465 else TLSMode.STARTTLS
-    t = timeouts or Timeouts()
     if port is None:
         port = _default_port(tls, lmtp)
-    hostname = server_hostname or host
     if config is None:
         config = ClientConfig(
             local_hostname=local_hostname or "localhost",
@@ -823,28 +781,29 @@ async def connect_smtp(
             require_tls=tls is not TLSMode.PLAIN,
             allow_plaintext_auth=allow_plaintext_auth and tls is TLSMode.PLAIN,
         )
-    ctx = ssl_context
-    if tls is not TLSMode.PLAIN and ctx is None:
-        ctx = client_ssl_context()
-    stream = await open_stream(
-        host, port, tls=tls, ssl_context=ctx, server_hostname=hostname, timeouts=t
+    d = await dial(
+        host,
+        port,
+        tls=tls,
+        ssl_context=ssl_context,
+        server_hostname=server_hostname,
+        timeouts=timeouts,
     )
-    try:
-        client = await wrap_smtp_stream(
-            stream,
-            server_hostname=hostname,
+    client = await d.greeted(
+        wrap_smtp_stream(
+            d.stream,
+            server_hostname=d.hostname,
             tls_active=tls is TLSMode.IMPLICIT,
-            ssl_context=ctx,
+            ssl_context=d.ssl_context,
             config=config,
-            timeouts=t,
+            timeouts=d.timeouts,
             ehlo=False,
         )
-    except OperationTimeout:
-        raise greeting_timeout(host, port, t.read, tls) from None
-    try:
+    )
+    async with ClosedOnError(client):
         await client.ehlo()
         if tls is TLSMode.STARTTLS:
-            await client.starttls(ctx, server_hostname=hostname)
+            await client.starttls(d.ssl_context, server_hostname=d.hostname)
         if login is not None:
             if isinstance(login, ClientMechanism):
                 await client.authenticate(login)
@@ -854,9 +813,6 @@ async def connect_smtp(
                     await client.login(user, token=secret)
                 else:
                     await client.login(user, secret)
-    except BaseException:
-        await client.aclose()
-        raise
     return client
 
 
