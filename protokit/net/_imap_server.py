@@ -24,8 +24,6 @@ import bisect
 import logging
 import math
 import re
-import ssl
-import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import replace
 from typing import Final
@@ -99,7 +97,6 @@ from ..imap import (
 )
 from ..imap import ConnectionClosed as ClosedEvent
 from ..imap import Id as IdResponse
-from ..sasl import ValidateToken, VerifyPassword
 from ..wire._secret import Secret
 from ._errors import TransportError
 from ._imap_backend import (
@@ -113,6 +110,7 @@ from ._imap_backend import (
 from ._imap_server_fetch import body_structure, envelope, section_bytes_of
 from ._pump import Pump, Timeouts
 from ._server import ConnectionInfo, Listener, ServerInfo, ServerLimits, serve_listeners
+from ._server_common import finite, idle_wait, limits_with, sasl_answer, say_last
 
 __all__ = ["serve_imap"]
 
@@ -172,9 +170,7 @@ async def serve_imap(
     bound ports through ``task_status`` (``await tg.start(serve_imap, ...)``).
     """
     base = config or ServerConfig(capabilities=DEFAULT_CAPABILITIES, mechanisms=DEFAULT_MECHANISMS)
-    lim = limits or ServerLimits()
-    if not lim.overload_reply:
-        lim = replace(lim, overload_reply=OVERLOAD_REPLY)
+    lim = limits_with(limits, OVERLOAD_REPLY)
     t = timeouts or Timeouts()
 
     async def handler(stream: anyio.abc.ByteStream, info: ConnectionInfo) -> None:
@@ -256,22 +252,15 @@ class _Session:
 
     async def _say(self, data: bytes) -> None:
         """Best effort, bounded: a last line outside the protocol's flow."""
-        with anyio.move_on_after(1):
-            try:
-                await self.pump.stream.send(data)
-            except (OSError, ssl.SSLError, anyio.BrokenResourceError, anyio.ClosedResourceError):
-                log.debug("connection from %s: the last line could not be sent", self.peer)
+        await say_last(self.pump, data, self.peer, log)
 
     async def _next(self) -> ServerEvent | None:
         """The next event, or None when the autologout timer ran out or the
         session's bearer token expired (``self.expired`` says which)."""
-        wait = self.idle_timeout
-        expiring = False
-        if self.user is not None and self.token_expires is not None:
-            left = max(0.0, self.token_expires - time.time())
-            if left <= wait:
-                wait, expiring = left, True
-        with anyio.move_on_after(_finite(wait)) as scope:
+        wait, expiring = idle_wait(
+            self.idle_timeout, self.token_expires if self.user is not None else None
+        )
+        with anyio.move_on_after(finite(wait)) as scope:
             return await self.pump.next_event(timeout=math.inf)
         assert scope.cancelled_caught
         self.expired = expiring
@@ -337,18 +326,8 @@ class _Session:
     # -- authentication -----------------------------------------------------------
 
     async def _sasl(self, ev: SaslRequest) -> object:
-        req = ev.request
-        if isinstance(req, VerifyPassword):
-            ok = await self.backend.verify_password(req.authcid, req.password)
-            if ok and req.authzid is not None and req.authzid != req.authcid:
-                ok = await self.backend.authorize(req.authcid, req.authzid)
-            return ok
-        if isinstance(req, ValidateToken):
-            result = await self.backend.validate_token(req.user, req.token)
-            expires = result.expires_at if result.valid else None
-            self.token_expires = None if expires is None else expires.timestamp()
-            return result
-        return await self.backend.sasl_request(ev.mechanism, req)
+        answer, self.token_expires = await sasl_answer(self.backend, ev.mechanism, ev.request)
+        return answer
 
     async def _login(self, username: str, ok: bool, how: str) -> None:
         conn = self.conn
@@ -1026,7 +1005,3 @@ def _expand(items: Sequence[str | FetchBody]) -> list[str | FetchBody]:
 
 async def _one(data: bytes) -> AsyncIterator[bytes]:
     yield data
-
-
-def _finite(t: float) -> float | None:
-    return None if math.isinf(t) else t

@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import logging
 import math
-import ssl
-import time
 from dataclasses import replace
 from typing import Final
 
@@ -42,12 +40,13 @@ from ..pop3 import (
     UserReceived,
 )
 from ..pop3 import ConnectionClosed as ClosedEvent
-from ..sasl import Request, ValidateToken, VerifyPassword
+from ..sasl import Request
 from ..wire._secret import Secret
 from ._errors import TransportError
 from ._pop3_backend import Maildrop, MaildropInUse, MaildropUnavailable, POP3Backend
 from ._pump import Pump, Timeouts
 from ._server import ConnectionInfo, Listener, ServerInfo, ServerLimits, serve_listeners
+from ._server_common import finite, idle_wait, limits_with, sasl_answer, say_last
 
 __all__ = ["serve_pop3"]
 
@@ -84,9 +83,7 @@ async def serve_pop3(
     bound ports through ``task_status`` (``await tg.start(serve_pop3, ...)``).
     """
     base = config or ServerConfig()
-    lim = limits or ServerLimits()
-    if not lim.overload_reply:
-        lim = replace(lim, overload_reply=OVERLOAD_REPLY)
+    lim = limits_with(limits, OVERLOAD_REPLY)
     t = timeouts or Timeouts()
 
     async def handler(stream: anyio.abc.ByteStream, info: ConnectionInfo) -> None:
@@ -151,21 +148,14 @@ class _Session:
 
     async def _say(self, line: bytes) -> None:
         """Best effort, bounded: a last line outside the protocol's flow."""
-        with anyio.move_on_after(1):
-            try:
-                await self.pump.stream.send(line)
-            except (OSError, ssl.SSLError, anyio.BrokenResourceError, anyio.ClosedResourceError):
-                log.debug("connection from %s: the last line could not be sent", self.peer)
+        await say_last(self.pump, line, self.peer, log)
 
     async def _loop(self) -> None:
         while True:
-            wait = self.idle_timeout
-            expiring = False
-            if self.maildrop is not None and self.token_expires is not None:
-                left = max(0.0, self.token_expires - time.time())
-                if left <= wait:
-                    wait, expiring = left, True
-            with anyio.move_on_after(_finite(wait)) as scope:
+            wait, expiring = idle_wait(
+                self.idle_timeout, self.token_expires if self.maildrop is not None else None
+            )
+            with anyio.move_on_after(finite(wait)) as scope:
                 ev = await self.pump.next_event(timeout=math.inf)
             if scope.cancelled_caught:
                 if expiring:
@@ -217,19 +207,10 @@ class _Session:
 
     async def _sasl(self, ev: SaslRequest) -> object:
         req = ev.request
-        if isinstance(req, VerifyPassword):
-            ok = await self.backend.verify_password(req.authcid, req.password)
-            if ok and req.authzid is not None and req.authzid != req.authcid:
-                ok = await self.backend.authorize(req.authcid, req.authzid)
-            return ok
-        if isinstance(req, ValidateToken):
-            result = await self.backend.validate_token(req.user, req.token)
-            expires = result.expires_at if result.valid else None
-            self.token_expires = None if expires is None else expires.timestamp()
-            return result
         if not isinstance(req, Request):
             return None
-        return await self.backend.sasl_request(ev.mechanism, req)
+        answer, self.token_expires = await sasl_answer(self.backend, ev.mechanism, req)
+        return answer
 
     async def _login(self, username: str, ok: bool, how: str) -> None:
         conn = self.conn
@@ -296,7 +277,3 @@ class _Session:
                 except Exception:
                     log.exception("connection from %s: UPDATE failed", self.peer)
         self.conn.finish_update(ok)
-
-
-def _finite(t: float) -> float | None:
-    return None if math.isinf(t) else t

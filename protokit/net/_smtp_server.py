@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import logging
 import math
-import ssl
 import time
 from collections.abc import Sequence
 from dataclasses import replace
@@ -30,7 +29,6 @@ import anyio.abc
 
 from .._sentinel import NEED_DATA
 from ..errors import ProtocolError
-from ..sasl import ValidateToken, VerifyPassword
 from ..smtp import (
     Authenticated,
     AuthFailed,
@@ -55,6 +53,7 @@ from ..smtp import Event as SMTPEvent
 from ._errors import OperationTimeout, TransportError
 from ._pump import Pump, Timeouts
 from ._server import ConnectionInfo, Listener, ServerInfo, ServerLimits, serve_listeners
+from ._server_common import limits_with, sasl_answer, say_last
 from ._smtp_backend import Envelope, MessageSink, SMTPBackend, SMTPSession
 
 __all__ = ["serve_smtp"]
@@ -96,9 +95,7 @@ async def serve_smtp(
     ``task_status`` (``await tg.start(serve_smtp, ...)``).
     """
     base = config or ServerConfig()
-    lim = limits or ServerLimits()
-    if not lim.overload_reply:
-        lim = replace(lim, overload_reply=OVERLOAD_REPLY)
+    lim = limits_with(limits, OVERLOAD_REPLY)
     t = timeouts or Timeouts()
     configs: dict[int, ServerConfig] = {}
 
@@ -188,11 +185,7 @@ class _Session:
 
     async def _say(self, line: bytes) -> None:
         """Best effort, bounded: a last line outside the protocol's flow."""
-        with anyio.move_on_after(1):
-            try:
-                await self.pump.stream.send(line)
-            except (OSError, ssl.SSLError, anyio.BrokenResourceError, anyio.ClosedResourceError):
-                log.debug("connection from %s: the last line could not be sent", self.peer)
+        await say_last(self.pump, line, self.peer, log)
 
     async def _drop_sink(self) -> None:
         sink = self.sink
@@ -382,17 +375,6 @@ class _Session:
         self.envelope = None
 
     async def _sasl(self, ev: AuthRequest) -> object:
-        req = ev.request
-        backend = self.backend
-        self.token_expires = None
-        if isinstance(req, VerifyPassword):
-            ok = await backend.verify_password(req.authcid, req.password)
-            if ok and req.authzid is not None and req.authzid != req.authcid:
-                ok = await backend.authorize(req.authcid, req.authzid)
-            return ok
-        if isinstance(req, ValidateToken):
-            result = await backend.validate_token(req.user, req.token)
-            if result.valid and result.expires_at is not None:
-                self.token_expires = result.expires_at.timestamp()
-            return result
-        return await backend.sasl_request(ev.mechanism, req)
+        self.token_expires = None  # also if the backend raises
+        answer, self.token_expires = await sasl_answer(self.backend, ev.mechanism, ev.request)
+        return answer
