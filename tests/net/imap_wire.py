@@ -9,26 +9,14 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import anyio
-import anyio.abc
+
+from tests.net.wire import LineWire
 
 
-class Wire:
+class Wire(LineWire):
     """A raw client: send bytes, read exact replies, every wait bounded."""
 
-    def __init__(self, stream: anyio.abc.ByteStream) -> None:
-        self.stream = stream
-        self.buf = b""
-
-    async def read_until(self, end: bytes) -> bytes:
-        with anyio.fail_after(10):
-            while end not in self.buf:
-                self.buf += await self.stream.receive()
-        i = self.buf.index(end) + len(end)
-        out, self.buf = self.buf[:i], self.buf[i:]
-        return out
-
-    async def line(self) -> bytes:
-        return await self.read_until(b"\r\n")
+    timeout = 10
 
     async def ask(self, command: bytes, end: bytes | None = None) -> bytes:
         """Send ``command``; read up to its tagged reply's line (or ``end``)."""
@@ -42,18 +30,6 @@ class Wire:
                 if line.startswith(tag + b" "):
                     return reply
         return await self.read_until(end)
-
-    async def eof(self) -> bytes:
-        """Everything until the server closes."""
-        with anyio.fail_after(10):
-            while True:
-                try:
-                    chunk = await self.stream.receive()
-                except (anyio.EndOfStream, anyio.BrokenResourceError, OSError):
-                    break
-                self.buf += chunk
-        out, self.buf = self.buf, b""
-        return out
 
 
 @asynccontextmanager

@@ -31,6 +31,7 @@ from protokit.net import (
 )
 from protokit.pop3 import MaildropEntry, ServerConfig, apop_digest
 from tests.interop.pop3_peers import OurServer, our_pop3_server
+from tests.net.wire import LineWire, connected
 
 LOOPBACK = ServerConfig(allow_plaintext_auth=True)
 MSG1 = b"Subject: one\r\n\r\nfirst line\r\n.starts with a dot\r\nlast\r\n"
@@ -47,45 +48,11 @@ def make_backend() -> InMemoryPOP3Backend:
     return b
 
 
-class Wire:
-    """A raw client: send bytes, read exact replies."""
-
-    def __init__(self, stream: anyio.abc.ByteStream) -> None:
-        self.stream = stream
-        self.buf = b""
-
-    async def read_until(self, end: bytes) -> bytes:
-        with anyio.fail_after(5):
-            while end not in self.buf:
-                self.buf += await self.stream.receive()
-        i = self.buf.index(end) + len(end)
-        out, self.buf = self.buf[:i], self.buf[i:]
-        return out
-
-    async def line(self) -> bytes:
-        return await self.read_until(b"\r\n")
-
-    async def ask(self, command: bytes, end: bytes = b"\r\n") -> bytes:
-        await self.stream.send(command)
-        return await self.read_until(end)
-
-    async def eof(self) -> bytes:
-        """Everything until the server closes."""
-        with anyio.fail_after(5):
-            while True:
-                try:
-                    chunk = await self.stream.receive()
-                except (anyio.EndOfStream, anyio.BrokenResourceError, OSError):
-                    break
-                self.buf += chunk
-        out, self.buf = self.buf, b""
-        return out
+Wire = LineWire  # also imported from here
 
 
-async def raw(port: int) -> AsyncIterator[Wire]:
-    stream = await anyio.connect_tcp("127.0.0.1", port)
-    async with stream:
-        yield Wire(stream)
+def raw(port: int) -> AsyncIterator[Wire]:
+    return connected(port, Wire)
 
 
 @pytest.fixture

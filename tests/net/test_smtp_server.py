@@ -29,6 +29,7 @@ from protokit.net._smtp_server import serve_smtp
 from protokit.sasl import CramMD5Client, ScramSHA256Client
 from protokit.smtp import MailParams, RcptParams, Reply, ServerConfig
 from tests.interop.smtp_peers import make_backend, our_smtp_server
+from tests.net.wire import LineWire, connected
 
 LOOPBACK = ServerConfig(
     hostname="mx.test",
@@ -43,47 +44,15 @@ EHLO_REPLY = (
 MSG = b"Subject: one\r\n\r\nfirst\r\n.dot\r\n"
 
 
-class Wire:
+class Wire(LineWire):
     """A raw client: send bytes, read exact replies."""
-
-    def __init__(self, stream: anyio.abc.ByteStream) -> None:
-        self.stream = stream
-        self.buf = b""
-
-    async def read_until(self, end: bytes) -> bytes:
-        with anyio.fail_after(5):
-            while end not in self.buf:
-                self.buf += await self.stream.receive()
-        i = self.buf.index(end) + len(end)
-        out, self.buf = self.buf[:i], self.buf[i:]
-        return out
-
-    async def line(self) -> bytes:
-        return await self.read_until(b"\r\n")
-
-    async def ask(self, command: bytes, end: bytes = b"\r\n") -> bytes:
-        await self.stream.send(command)
-        return await self.read_until(end)
 
     async def ehlo(self) -> bytes:
         return await self.ask(b"EHLO c.example\r\n", b"\r\n250 ") + await self.line()
 
-    async def eof(self) -> bytes:
-        """Everything until the server closes."""
-        with anyio.fail_after(5):
-            while True:
-                try:
-                    self.buf += await self.stream.receive()
-                except (anyio.EndOfStream, anyio.BrokenResourceError, OSError):
-                    break
-        out, self.buf = self.buf, b""
-        return out
 
-
-async def raw(port: int) -> AsyncIterator[Wire]:
-    stream = await anyio.connect_tcp("127.0.0.1", port)
-    async with stream:
-        yield Wire(stream)
+def raw(port: int) -> AsyncIterator[Wire]:
+    return connected(port, Wire)
 
 
 async def test_exact_session_and_the_message_stored() -> None:
