@@ -110,7 +110,7 @@ from ._imap_backend import (
 from ._imap_server_fetch import body_structure, envelope, section_bytes_of
 from ._pump import Pump, Timeouts
 from ._server import ConnectionInfo, Listener, ServerInfo, ServerLimits, serve_listeners
-from ._server_common import finite, idle_wait, limits_with, sasl_answer, say_last
+from ._server_common import ServerSession, finite, idle_wait, limits_with, sasl_answer
 
 __all__ = ["serve_imap"]
 
@@ -180,7 +180,9 @@ async def serve_imap(
     await serve_listeners(handler, listeners, limits=lim, task_status=task_status)
 
 
-class _Session:
+class _Session(ServerSession[ServerEvent]):
+    log = log
+
     def __init__(
         self,
         backend: IMAPBackend,
@@ -218,29 +220,12 @@ class _Session:
 
     # -- the loop -----------------------------------------------------------------
 
-    async def run(self) -> None:
-        log.info("connection from %s", self.peer)
-        try:
-            await self.pump.flush()
-            await self._loop()
-        except anyio.get_cancelled_exc_class():
-            with anyio.CancelScope(shield=True):
-                await self._say(self.conn.data_to_send() + SHUTDOWN_REPLY)
-            raise
-        except ProtocolError as exc:
-            # The connection queued its "* BYE"; send it, then close.
-            log.info("connection from %s closed: %s", self.peer, exc)
-            try:
-                await self.pump.flush()
-            except TransportError:
-                pass
-        except TransportError as exc:
-            log.info("connection from %s ended: %s", self.peer, exc)
-        finally:
-            with anyio.CancelScope(shield=True):
-                with anyio.move_on_after(10):
-                    await self._close_mailboxes()
-                await self.pump.aclose()
+    async def _shutting_down(self) -> None:
+        await self._say(self.conn.data_to_send() + SHUTDOWN_REPLY)
+
+    async def _release(self) -> None:
+        with anyio.move_on_after(10):
+            await self._close_mailboxes()
 
     async def _close_mailboxes(self) -> None:
         if self.selected is not None:
@@ -249,10 +234,6 @@ class _Session:
         if self.mailboxes is not None:
             mailboxes, self.mailboxes = self.mailboxes, None
             await mailboxes.close()
-
-    async def _say(self, data: bytes) -> None:
-        """Best effort, bounded: a last line outside the protocol's flow."""
-        await say_last(self.pump, data, self.peer, log)
 
     async def _next(self) -> ServerEvent | None:
         """The next event, or None when the autologout timer ran out or the

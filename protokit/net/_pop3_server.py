@@ -22,7 +22,6 @@ from typing import Final
 import anyio
 import anyio.abc
 
-from ..errors import ProtocolError
 from ..pop3 import (
     ApopLogin,
     CommandError,
@@ -46,7 +45,7 @@ from ._errors import TransportError
 from ._pop3_backend import Maildrop, MaildropInUse, MaildropUnavailable, POP3Backend
 from ._pump import Pump, Timeouts
 from ._server import ConnectionInfo, Listener, ServerInfo, ServerLimits, serve_listeners
-from ._server_common import finite, idle_wait, limits_with, sasl_answer, say_last
+from ._server_common import ServerSession, finite, idle_wait, limits_with, sasl_answer
 
 __all__ = ["serve_pop3"]
 
@@ -93,7 +92,9 @@ async def serve_pop3(
     await serve_listeners(handler, listeners, limits=lim, task_status=task_status)
 
 
-class _Session:
+class _Session(ServerSession[ServerEvent]):
+    log = log
+
     def __init__(
         self,
         backend: POP3Backend,
@@ -120,35 +121,14 @@ class _Session:
         self.peer = info.peer[0]
         self._dummy = Secret("not-a-password")
 
-    async def run(self) -> None:
-        log.info("connection from %s", self.peer)
-        try:
-            await self.pump.flush()
-            await self._loop()
-        except anyio.get_cancelled_exc_class():
-            with anyio.CancelScope(shield=True):
-                if not self.conn.message_wanted:
-                    await self._say(SHUTDOWN_REPLY)
-            raise
-        except ProtocolError as exc:
-            # The connection queued its "-ERR"; send it, then close.
-            log.info("connection from %s closed: %s", self.peer, exc)
-            try:
-                await self.pump.flush()
-            except TransportError:
-                pass
-        except TransportError as exc:
-            log.info("connection from %s ended: %s", self.peer, exc)
-        finally:
-            with anyio.CancelScope(shield=True):
-                if self.maildrop is not None:
-                    with anyio.move_on_after(UPDATE_TIMEOUT):
-                        await self.maildrop.close()
-                await self.pump.aclose()
+    async def _shutting_down(self) -> None:
+        if not self.conn.message_wanted:
+            await self._say(SHUTDOWN_REPLY)
 
-    async def _say(self, line: bytes) -> None:
-        """Best effort, bounded: a last line outside the protocol's flow."""
-        await say_last(self.pump, line, self.peer, log)
+    async def _release(self) -> None:
+        if self.maildrop is not None:
+            with anyio.move_on_after(UPDATE_TIMEOUT):
+                await self.maildrop.close()
 
     async def _loop(self) -> None:
         while True:

@@ -1,7 +1,8 @@
-"""What the SMTP, POP3 and IMAP servers' sessions share: the listener limits
-with the protocol's overload reply, the last line said outside the
-protocol's flow, the wait for the next command bounded by the session's
-bearer token, and the answers to the SASL requests a backend gives."""
+"""What the SMTP, POP3 and IMAP servers' sessions share: the frame of a
+session's run (:class:`ServerSession`), the listener limits with the
+protocol's overload reply, the last line said outside the protocol's flow,
+the wait for the next command bounded by the session's bearer token, and
+the answers to the SASL requests a backend gives."""
 
 from __future__ import annotations
 
@@ -10,16 +11,28 @@ import math
 import ssl
 import time
 from dataclasses import replace
-from typing import Any, Protocol
+from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
 import anyio
 
+from ..errors import ProtocolError
 from ..sasl import Request, TokenResult, ValidateToken, VerifyPassword
 from ..wire._secret import Secret
+from ._errors import TransportError
 from ._pump import Pump
 from ._server import ServerLimits
 
-__all__ = ["AuthBackend", "finite", "idle_wait", "limits_with", "sasl_answer", "say_last"]
+__all__ = [
+    "AuthBackend",
+    "ServerSession",
+    "finite",
+    "idle_wait",
+    "limits_with",
+    "sasl_answer",
+    "say_last",
+]
+
+E = TypeVar("E")
 
 
 class AuthBackend(Protocol):
@@ -85,3 +98,59 @@ async def sasl_answer(
         expires = result.expires_at if result.valid else None
         return result, None if expires is None else expires.timestamp()
     return await backend.sasl_request(mechanism, request), None
+
+
+class ServerSession(Generic[E]):
+    """The frame of one client's session: the greeting out, :meth:`_loop`;
+    on shutdown (cancellation) :meth:`_shutting_down` says the last line; a
+    protocol error's closing reply (queued by the connection) is sent; a
+    broken transport goes to :meth:`_ended`; then :meth:`_release` and the
+    stream closed, shielded."""
+
+    __slots__ = ()
+
+    #: The protocol's logger.
+    log: ClassVar[logging.Logger]
+    pump: Pump[E]
+    peer: str
+
+    async def _loop(self) -> None:
+        raise NotImplementedError
+
+    async def _shutting_down(self) -> None:
+        """The last words on shutdown (shielded)."""
+
+    async def _ended(self, exc: TransportError) -> None:
+        """The transport broke (or timed out)."""
+        self.log.info("connection from %s ended: %s", self.peer, exc)
+
+    async def _release(self) -> None:
+        """Let go of what the session holds (shielded)."""
+
+    async def _say(self, data: bytes) -> None:
+        """Best effort, bounded: a last line outside the protocol's flow."""
+        await say_last(self.pump, data, self.peer, self.log)
+
+    async def run(self) -> None:
+        log = self.log
+        log.info("connection from %s", self.peer)
+        try:
+            await self.pump.flush()
+            await self._loop()
+        except anyio.get_cancelled_exc_class():
+            with anyio.CancelScope(shield=True):
+                await self._shutting_down()
+            raise
+        except ProtocolError as exc:
+            # The connection queued its closing reply; send it, then close.
+            log.info("connection from %s closed: %s", self.peer, exc)
+            try:
+                await self.pump.flush()
+            except TransportError:
+                pass
+        except TransportError as exc:
+            await self._ended(exc)
+        finally:
+            with anyio.CancelScope(shield=True):
+                await self._release()
+                await self.pump.aclose()

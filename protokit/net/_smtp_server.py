@@ -28,7 +28,6 @@ import anyio
 import anyio.abc
 
 from .._sentinel import NEED_DATA
-from ..errors import ProtocolError
 from ..smtp import (
     Authenticated,
     AuthFailed,
@@ -53,7 +52,7 @@ from ..smtp import Event as SMTPEvent
 from ._errors import OperationTimeout, TransportError
 from ._pump import Pump, Timeouts
 from ._server import ConnectionInfo, Listener, ServerInfo, ServerLimits, serve_listeners
-from ._server_common import limits_with, sasl_answer, say_last
+from ._server_common import ServerSession, limits_with, sasl_answer
 from ._smtp_backend import Envelope, MessageSink, SMTPBackend, SMTPSession
 
 __all__ = ["serve_smtp"]
@@ -115,7 +114,8 @@ async def serve_smtp(
     await serve_listeners(handler, listeners, limits=lim, task_status=task_status)
 
 
-class _Session:
+class _Session(ServerSession[SMTPEvent]):
+    log = log
     __slots__ = (
         "backend",
         "conn",
@@ -155,37 +155,20 @@ class _Session:
         #: When the session's token expires (anyio clock), once authenticated.
         self.token_deadline: float | None = None
 
-    async def run(self) -> None:
-        log.info("connection from %s", self.peer)
-        try:
-            await self.pump.flush()
-            await self._loop()
-        except anyio.get_cancelled_exc_class():
-            with anyio.CancelScope(shield=True):
-                # Replies still queued (a 250 for a message just stored) go
-                # first: the client must not be left to send it again.
-                await self._say(self.conn.data_to_send() + SHUTDOWN_REPLY)
-            raise
-        except ProtocolError as exc:
-            # The connection queued its closing 421; send it, then close.
-            log.info("connection from %s closed: %s", self.peer, exc)
-            try:
-                await self.pump.flush()
-            except TransportError:
-                pass
-        except OperationTimeout:
+    async def _shutting_down(self) -> None:
+        # Replies still queued (a 250 for a message just stored) go first:
+        # the client must not be left to send it again.
+        await self._say(self.conn.data_to_send() + SHUTDOWN_REPLY)
+
+    async def _ended(self, exc: TransportError) -> None:
+        if isinstance(exc, OperationTimeout):
             log.info("connection from %s: timed out", self.peer)
             await self._say(TIMEOUT_REPLY)
-        except TransportError as exc:
-            log.info("connection from %s ended: %s", self.peer, exc)
-        finally:
-            with anyio.CancelScope(shield=True):
-                await self._drop_sink()
-                await self.pump.aclose()
+        else:
+            await super()._ended(exc)
 
-    async def _say(self, line: bytes) -> None:
-        """Best effort, bounded: a last line outside the protocol's flow."""
-        await say_last(self.pump, line, self.peer, log)
+    async def _release(self) -> None:
+        await self._drop_sink()
 
     async def _drop_sink(self) -> None:
         sink = self.sink
