@@ -9,6 +9,7 @@ code as a :class:`ResponseCode` with its raw text; an unknown FETCH item in
 from __future__ import annotations
 
 import datetime as _dt
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -298,8 +299,8 @@ class Deferred(tuple[Any, ...]):
 
     __slots__ = ()
 
-    def build(self) -> Any:  # pragma: no cover - every subclass has its own
-        raise NotImplementedError
+    #: Builds the value; each subclass defines it.
+    build: Callable[[], Any]
 
 
 class _DeferredSlot:
