@@ -13,9 +13,10 @@ import pytest
 from protokit.imap import ServerConfig
 from protokit.net import InMemoryIMAPBackend, Listener, ServerLimits, serve_imap
 from protokit.net._imap_server import DEFAULT_CAPABILITIES, DEFAULT_MECHANISMS  # not exported
-from tests.interop.imap_server_peers import MSG1, MSG2, OurServer, make_backend, our_imap_server
+from tests.interop.imap_server_peers import MSG1, MSG2, make_backend, our_imap_server
 from tests.net.imap_wire import Wire as Wire  # also imported from here
 from tests.net.imap_wire import logged_in, raw
+from tests.net.wire import stoppable
 
 LOOPBACK = ServerConfig(
     capabilities=DEFAULT_CAPABILITIES, mechanisms=DEFAULT_MECHANISMS, allow_plaintext=True
@@ -214,23 +215,10 @@ async def test_connections_over_the_limit_get_bye() -> None:
 async def test_shutdown_says_bye(tmp_path: Path) -> None:
     backend = make_backend()
     with anyio.fail_after(10):
-        async with anyio.create_task_group() as outer:
-            srv_scope = anyio.CancelScope()
-            ready = anyio.Event()
-            holder: list[OurServer] = []
-
-            async def run_server() -> None:
-                with srv_scope:
-                    async with our_imap_server(tmp_path, backend, LOOPBACK) as srv:
-                        holder.append(srv)
-                        ready.set()
-                        await anyio.sleep_forever()
-
-            outer.start_soon(run_server)
-            await ready.wait()
-            async with raw(holder[0].plain) as w:
-                await logged_in(w)
-                await w.ask(b"s SELECT INBOX\r\n")
-                srv_scope.cancel()
-                assert await w.eof() == b"* BYE [UNAVAILABLE] Server shutting down\r\n"
+        server = our_imap_server(tmp_path, backend, LOOPBACK)
+        async with stoppable(server) as (srv, srv_scope), raw(srv.plain) as w:
+            await logged_in(w)
+            await w.ask(b"s SELECT INBOX\r\n")
+            srv_scope.cancel()
+            assert await w.eof() == b"* BYE [UNAVAILABLE] Server shutting down\r\n"
     assert [d for _, d, _ in backend.messages("alice")] == [MSG1, MSG2]

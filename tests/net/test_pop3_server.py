@@ -30,8 +30,8 @@ from protokit.net import (
     serve_pop3,
 )
 from protokit.pop3 import MaildropEntry, ServerConfig, apop_digest
-from tests.interop.pop3_peers import OurServer, our_pop3_server
-from tests.net.wire import LineWire, connected
+from tests.interop.pop3_peers import our_pop3_server
+from tests.net.wire import LineWire, connected, stoppable
 
 LOOPBACK = ServerConfig(allow_plaintext_auth=True)
 MSG1 = b"Subject: one\r\n\r\nfirst line\r\n.starts with a dot\r\nlast\r\n"
@@ -227,21 +227,8 @@ async def test_connections_over_the_limit_get_sys_temp() -> None:
 async def test_shutdown_tells_clients_and_releases_maildrops(tmp_dir: Path) -> None:
     backend = make_backend()
     with anyio.fail_after(10):
-        async with anyio.create_task_group() as outer:
-            srv_scope = anyio.CancelScope()
-            ready = anyio.Event()
-            holder: list[OurServer] = []
-
-            async def run_server() -> None:
-                with srv_scope:
-                    async with our_pop3_server(tmp_dir, backend, LOOPBACK) as srv:
-                        holder.append(srv)
-                        ready.set()
-                        await anyio.sleep_forever()
-
-            outer.start_soon(run_server)
-            await ready.wait()
-            async for w in raw(holder[0].plain):
+        async with stoppable(our_pop3_server(tmp_dir, backend, LOOPBACK)) as (srv, srv_scope):
+            async for w in raw(srv.plain):
                 await w.line()
                 await w.ask(b"USER alice\r\n")
                 await w.ask(b"PASS alicepw\r\n")

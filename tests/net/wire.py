@@ -1,16 +1,19 @@
 """A raw-bytes test client for the server tests (tests/net, tests/server):
 send bytes, read the exact replies, every wait bounded.  The IMAP one
-(tests/net/imap_wire.py) reads up to a command's tagged reply."""
+(tests/net/imap_wire.py) reads up to a command's tagged reply.  And
+:func:`stoppable`, a server a test stops while its clients are connected."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import ClassVar, TypeVar
 
 import anyio
 import anyio.abc
 
 W = TypeVar("W", bound="LineWire")
+S = TypeVar("S")
 
 
 class LineWire:
@@ -58,3 +61,27 @@ async def connected(port: int, wire: Callable[[anyio.abc.ByteStream], W]) -> Asy
     stream = await anyio.connect_tcp("127.0.0.1", port)
     async with stream:
         yield wire(stream)
+
+
+@asynccontextmanager
+async def stoppable(
+    server: AbstractAsyncContextManager[S],
+) -> AsyncIterator[tuple[S, anyio.CancelScope]]:
+    """``server`` entered in a task of its own; yields what it gives and the
+    scope that stops it (cancel it to shut the server down).  Leaving waits
+    for the server to have stopped."""
+    scope = anyio.CancelScope()
+    ready = anyio.Event()
+    holder: list[S] = []
+
+    async def run_server() -> None:
+        with scope:
+            async with server as srv:
+                holder.append(srv)
+                ready.set()
+                await anyio.sleep_forever()
+
+    async with anyio.create_task_group() as outer:
+        outer.start_soon(run_server)
+        await ready.wait()
+        yield holder[0], scope
