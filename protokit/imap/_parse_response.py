@@ -97,7 +97,12 @@ def _code_value(name: str, args: bytes | None) -> Any:
         toks = tokenize([args])
         if len(toks) != 1 or not isinstance(toks[0], list):
             raise err("BADCHARSET code")
-        return tuple(astring(x, "charset") for x in toks[0])
+        charsets = tuple(astring(x, "charset") for x in toks[0])
+        # A charset name is US-ASCII (RFC 2978): 8-bit bytes in one are no
+        # charset, and no valid writing of them exists.
+        if not all(cs.isascii() for cs in charsets):
+            raise err("BADCHARSET code")
+        return charsets
     if name in ("APPENDUID", "COPYUID"):
         parts = (args or b"").split(b" ")
         if len(parts) != (2 if name == "APPENDUID" else 3):

@@ -35,7 +35,7 @@ from ._responses import (
     Vanished,
 )
 from ._types import Flag, Mailbox, SequenceSet, Tag
-from ._write import Adjacent, Writer
+from ._write import Adjacent, Writer, _quotable
 
 __all__ = ["check_response", "write_response", "write_response_code"]
 
@@ -79,10 +79,16 @@ def write_response_code(w: Writer, code: ResponseCode) -> None:
                     w.raw(b" ")
                 # charset = atom / quoted (RFC 9051 7.1): an astring's "]"
                 # would end the response code, so such names are quoted.
+                # Never a literal: a charset name is US-ASCII (RFC 2978).
                 if isinstance(cs, bytes) and ATOM.match(cs) and b"[" not in cs:
                     w.raw(cs)
-                else:
+                elif isinstance(cs, bytes) and _quotable(cs, False):
                     w.string(cs)
+                else:
+                    raise LocalProtocolError(
+                        f"BADCHARSET: {cs!r} is not a charset name "
+                        "(an atom or an ASCII quoted string)"
+                    )
             w.raw(b")")
     elif isinstance(v, int):
         w.raw(b" ")

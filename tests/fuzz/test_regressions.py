@@ -181,3 +181,30 @@ def test_the_leak_check_still_finds_a_secret_in_a_repr() -> None:
         _check_step("TEST", ["hunter2"], Failure(reason="bad password hunter2"))
     # Fixed text is not a leak, even when a token spells part of it.
     _check_step("TEST", ["authentication fail"], Failure(reason="PLAIN: authentication failed"))
+
+
+def test_a_badcharset_charset_with_8bit_bytes_is_refused_both_ways() -> None:
+    # Found by a ten-minute imap_response_parser run: a quoted charset with
+    # 8-bit bytes parsed, was written back as a literal (a charset is an atom
+    # or a quoted string, never a literal), and that did not parse.
+    import base64
+
+    from protokit import LocalProtocolError
+    from protokit.imap import ResponseCode, Status, write_response
+
+    crash = (
+        "AABhIE5PIFtCQURDSEFSU0VUIChURi0yICJLT0kpLVLGxsbGxsbGxsbGxsbGxsbGxsbGxsbGxsbGxsbGxsbG"
+        "xsbGxsbGxsbGxsbGxsbGxsbGxsbGxsbGxsbGxsbGxsbGxsbGxsbGxsbGxsbGxsbGxsbGIildIENoYSBOTyBb"
+        "QkF0ImQNCg=="
+    )
+    ENTRY_POINTS["imap_response_parser"](base64.b64decode(crash))
+    with pytest.raises(RemoteProtocolError, match="BADCHARSET code"):
+        parse_response(Message(fragments=(b'a NO [BADCHARSET ("KOI8-\xc6")] no',)))
+    good = parse_response(Message(fragments=(b'a NO [BADCHARSET (UTF-8 "X Y")] no',)))
+    assert isinstance(good, Status)
+    assert good.code == ResponseCode(name="BADCHARSET", value=(b"UTF-8", b"X Y"))
+    # Status is valid by construction (building it runs the writer's check),
+    # so no such response can be made, let alone written as a literal.
+    code = ResponseCode(name="BADCHARSET", value=(b"KOI8-\xc6",))
+    with pytest.raises(LocalProtocolError, match="not a charset name"):
+        write_response(Status(tag="a", status="NO", code=code, text="no"))
