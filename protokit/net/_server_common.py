@@ -6,6 +6,7 @@ the answers to the SASL requests a backend gives."""
 
 from __future__ import annotations
 
+import abc
 import logging
 import math
 import ssl
@@ -100,7 +101,7 @@ async def sasl_answer(
     return await backend.sasl_request(mechanism, request), None
 
 
-class ServerSession(Generic[E]):
+class ServerSession(abc.ABC, Generic[E]):
     """The frame of one client's session: the greeting out, :meth:`_loop`;
     on shutdown (cancellation) :meth:`_shutting_down` says the last line; a
     protocol error's closing reply (queued by the connection) is sent; a
@@ -114,8 +115,9 @@ class ServerSession(Generic[E]):
     pump: Pump[E]
     peer: str
 
+    @abc.abstractmethod
     async def _loop(self) -> None:
-        raise NotImplementedError
+        """The protocol's session: read commands and answer them."""
 
     async def _shutting_down(self) -> None:
         """The last words on shutdown (shielded)."""

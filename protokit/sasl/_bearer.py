@@ -4,6 +4,7 @@ exchanges around them (:class:`BearerClient`, :class:`BearerServer`)."""
 
 from __future__ import annotations
 
+import abc
 import json
 import re
 from collections.abc import Mapping
@@ -119,9 +120,9 @@ class BearerClient(ClientMechanism):
         #: The raw error challenge, once received.
         self.error_data: bytes | None = None
 
+    @abc.abstractmethod
     def _compose(self, token: str) -> bytes:
         """The message carrying ``token`` (already checked)."""
-        raise NotImplementedError
 
     def _build(self) -> bytes:
         if self._message is None:
@@ -172,8 +173,9 @@ class BearerServer(ServerMechanism):
         self._user: str | None = None
         self._state = "start"
 
+    @abc.abstractmethod
     def _parse(self, message: bytes) -> Step:
-        raise NotImplementedError
+        """The step for the client's message (the mechanism's format)."""
 
     def _start(self, initial: bytes | None) -> Step:
         if initial is None:
