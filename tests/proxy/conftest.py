@@ -47,8 +47,11 @@ def fresh_user(prefix: str = "imap") -> str:
 
 
 @pytest.fixture(scope="module")
-def provider() -> Iterator[Provider]:
-    with oauth_provider() as p:
+def provider(request: pytest.FixtureRequest) -> Iterator[Provider]:
+    """The fake OAuth provider, one per module; a module names the user its
+    grants are for with ``PROVIDER_USER`` (default: the provider's own)."""
+    user = getattr(request.module, "PROVIDER_USER", None)
+    with oauth_provider() if user is None else oauth_provider(user=user) as p:
         yield p
 
 

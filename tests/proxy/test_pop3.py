@@ -16,7 +16,7 @@ from protokit.oauth import AccessToken
 from protokit.pop3 import Capabilities
 from protokit.proxy import AccountConfig
 from protokit.proxy._pop3 import local_capabilities
-from tests.interop.oauth_provider import Provider, oauth_provider
+from tests.interop.oauth_provider import Provider
 from tests.interop.peers import Dovecot, dovecot
 from tests.interop.pop3_peers import deliver_maildir
 
@@ -36,10 +36,8 @@ MESSAGES = [
 ]
 
 
-@pytest.fixture(scope="module")
-def provider() -> Iterator[Provider]:
-    with oauth_provider(user="alice") as p:
-        yield p
+#: The user the module's provider issues grants for (tests/proxy/conftest.py).
+PROVIDER_USER = "alice"
 
 
 @pytest.fixture(scope="module")

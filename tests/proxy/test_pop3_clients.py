@@ -18,7 +18,7 @@ import pytest
 
 from protokit.net import TLSMode
 from tests.interop.clients import run_client_async
-from tests.interop.oauth_provider import Provider, oauth_provider
+from tests.interop.oauth_provider import Provider
 from tests.interop.peers import Dovecot, dovecot, make_cert
 from tests.interop.pop3_peers import deliver_maildir, fetchmailrc
 
@@ -37,10 +37,8 @@ MESSAGES = [
 ]
 
 
-@pytest.fixture(scope="module")
-def provider() -> Iterator[Provider]:
-    with oauth_provider(user="alice") as p:
-        yield p
+#: The user the module's provider issues grants for (tests/proxy/conftest.py).
+PROVIDER_USER = "alice"
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,6 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import logging
-from collections.abc import Iterator
 from functools import partial
 from pathlib import Path
 
@@ -37,10 +36,8 @@ PLAIN = base64.b64encode(f"\0{LOCAL_USER}\0{LOCAL_PASSWORD}".encode())
 UP_CAPA = b"+OK\r\nTOP\r\nUIDL\r\nSASL XOAUTH2\r\n.\r\n"
 
 
-@pytest.fixture(scope="module")
-def provider() -> Iterator[Provider]:
-    with oauth_provider(user="alice") as p:
-        yield p
+#: The user the module's provider issues grants for (tests/proxy/conftest.py).
+PROVIDER_USER = "alice"
 
 
 async def test_revoked_grant_gives_err_auth_naming_the_command(

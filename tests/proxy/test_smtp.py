@@ -4,17 +4,15 @@ XOAUTH2 and OAUTHBEARER, each token introspected at the fake provider."""
 from __future__ import annotations
 
 import smtplib
-from collections.abc import Iterator
 from pathlib import Path
 
 import anyio
-import pytest
 
 from protokit.net import TLSMode
 from protokit.proxy._smtp import local_extensions
 from protokit.smtp import Extension, Reply
 from protokit.smtp._parse import parse_capabilities
-from tests.interop.oauth_provider import Provider, oauth_provider
+from tests.interop.oauth_provider import Provider
 
 from .pop3_smtp_helpers import (
     LOCAL_PASSWORD,
@@ -31,10 +29,8 @@ MESSAGE = (
 )
 
 
-@pytest.fixture(scope="module")
-def provider() -> Iterator[Provider]:
-    with oauth_provider(user="alice") as p:
-        yield p
+#: The user the module's provider issues grants for (tests/proxy/conftest.py).
+PROVIDER_USER = "alice"
 
 
 async def test_smtplib_plain_and_login_exact_bytes_upstream_starttls(

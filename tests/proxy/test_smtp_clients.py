@@ -16,7 +16,7 @@ import pytest
 from protokit.net import TLSMode
 from protokit.proxy import AccountConfig
 from tests.interop.clients import run_client_async
-from tests.interop.oauth_provider import Provider, oauth_provider
+from tests.interop.oauth_provider import Provider
 from tests.interop.peers import make_cert
 
 from .pop3_smtp_helpers import (
@@ -36,10 +36,8 @@ MESSAGE = (
 )
 
 
-@pytest.fixture(scope="module")
-def provider() -> Iterator[Provider]:
-    with oauth_provider(user="alice") as p:
-        yield p
+#: The user the module's provider issues grants for (tests/proxy/conftest.py).
+PROVIDER_USER = "alice"
 
 
 @pytest.fixture(scope="module")

@@ -20,7 +20,7 @@ from protokit.oauth import StoredTokens, TokenManager, TokenStorage
 from protokit.proxy import AccountConfig
 from protokit.proxy._proxy import oauth_provider as registration
 from protokit.wire import Secret
-from tests.interop.oauth_provider import Grant, Provider, oauth_provider
+from tests.interop.oauth_provider import Grant, Provider
 from tests.interop.peers import Dovecot, dovecot
 from tests.interop.pop3_peers import deliver_maildir
 
@@ -38,10 +38,8 @@ SCRYPT_N = 2**10  # fast for tests; the default is 2**15
 MESSAGE = b"From: me@example.com\r\nSubject: hi\r\n\r\nbody\r\n"
 
 
-@pytest.fixture(scope="module")
-def provider() -> Iterator[Provider]:
-    with oauth_provider(user="alice") as p:
-        yield p
+#: The user the module's provider issues grants for (tests/proxy/conftest.py).
+PROVIDER_USER = "alice"
 
 
 class Clock:

@@ -7,13 +7,12 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from functools import partial
 from pathlib import Path
 
 import anyio
-import pytest
 
 from protokit.net import InMemorySMTPBackend, Listener, TLSMode, serve_smtp
 from protokit.sasl import TokenResult
@@ -37,10 +36,8 @@ PLAIN = base64.b64encode(f"\0{LOCAL_USER}\0{LOCAL_PASSWORD}".encode())
 MESSAGE = b"From: me@example.com\r\nSubject: pipelined\r\n\r\nbody\r\n"
 
 
-@pytest.fixture(scope="module")
-def provider() -> Iterator[Provider]:
-    with oauth_provider(user="alice") as p:
-        yield p
+#: The user the module's provider issues grants for (tests/proxy/conftest.py).
+PROVIDER_USER = "alice"
 
 
 class IntrospectingBackend(InMemorySMTPBackend):

@@ -13,7 +13,7 @@ import anyio
 import pytest
 
 from protokit.net import TLSMode
-from tests.interop.oauth_provider import Provider, oauth_provider
+from tests.interop.oauth_provider import Provider
 from tests.interop.peers import make_cert
 
 from .pop3_smtp_helpers import (
@@ -38,10 +38,8 @@ EHLO = (
 )
 
 
-@pytest.fixture(scope="module")
-def provider() -> Iterator[Provider]:
-    with oauth_provider(user="alice") as p:
-        yield p
+#: The user the module's provider issues grants for (tests/proxy/conftest.py).
+PROVIDER_USER = "alice"
 
 
 @pytest.fixture(scope="module")
