@@ -74,6 +74,16 @@ def login_and_select(port: int) -> tuple[str, str]:
         c.logout()
 
 
+def login_error(port: int) -> str:
+    c = imaplib.IMAP4("127.0.0.1", port, timeout=30)
+    try:
+        with pytest.raises(imaplib.IMAP4.error) as failed:
+            c.login(LOCAL_USER, LOCAL_PASSWORD)
+        return str(failed.value)
+    finally:
+        c.logout()
+
+
 async def test_twenty_concurrent_logins_one_refresh_rotation_stored_before_use(
     rotating: Provider, upstream: Dovecot, tmp_path: Path
 ) -> None:
@@ -112,16 +122,7 @@ async def test_revoked_grant_with_the_token_manager(
     provider.revoke(grant)
     caplog.set_level(logging.WARNING, logger="protokit.proxy")
     async with running_proxy(acct, manager, tmp_path) as info:
-        port = info.port("work")
-
-        def session() -> str:
-            c = imaplib.IMAP4("127.0.0.1", port, timeout=10)
-            with pytest.raises(imaplib.IMAP4.error) as failed:
-                c.login(LOCAL_USER, LOCAL_PASSWORD)
-            c.logout()
-            return str(failed.value)
-
-        assert await anyio.to_thread.run_sync(session) == (
+        assert await anyio.to_thread.run_sync(login_error, info.port("work")) == (
             "b'[AUTHORIZATIONFAILED] authorization needed: run protokit proxy authorize work'"
         )
     warnings = [r.getMessage() for r in caplog.records if r.name == "protokit.proxy"]
@@ -139,16 +140,7 @@ async def test_never_authorized_account(
         oauth_provider(acct.provider), TokenStorage(tmp_path / "empty", scrypt_n=SCRYPT_N)
     )
     async with running_proxy(acct, manager, tmp_path) as info:
-        port = info.port("work")
-
-        def session() -> str:
-            c = imaplib.IMAP4("127.0.0.1", port, timeout=10)
-            with pytest.raises(imaplib.IMAP4.error) as failed:
-                c.login(LOCAL_USER, LOCAL_PASSWORD)
-            c.logout()
-            return str(failed.value)
-
-        assert await anyio.to_thread.run_sync(session) == (
+        assert await anyio.to_thread.run_sync(login_error, info.port("work")) == (
             "b'[AUTHORIZATIONFAILED] authorization needed: run protokit proxy authorize work'"
         )
 
@@ -180,16 +172,6 @@ async def test_provider_down_is_unavailable_not_a_crash(
             "OK",
         )
     assert not [r for r in caplog.records if "internal error" in r.getMessage()]
-
-
-def login_error(port: int) -> str:
-    c = imaplib.IMAP4("127.0.0.1", port, timeout=30)
-    try:
-        with pytest.raises(imaplib.IMAP4.error) as failed:
-            c.login(LOCAL_USER, LOCAL_PASSWORD)
-        return str(failed.value)
-    finally:
-        c.logout()
 
 
 async def test_grant_revoked_while_its_token_is_cached_is_authorization_needed_at_once(
