@@ -431,6 +431,8 @@ def _parse(fragments: Sequence[Any], utf8: bool, max_depth: int) -> Response:
                     return parsed(Expunge, seq=n)
                 if name == "RECENT":
                     return parsed(Recent, count=n)
+            if name == "NIL":  # NIL is no response name, numbered or not
+                raise err("response name")
             values = tokenize(fragments, pos, max_depth=max_depth)
             return parsed(GenericResponse, name=name, number=n, values=generic(values))
         if name in _UNTAGGED_STATUS:

@@ -178,9 +178,11 @@ class Writer:
         else:
             self.astring(raw)
 
-    def word(self, word: str) -> None:
+    def word(self, word: str, *, nil: bool = False) -> None:
         """A bare word (atom, flag, section item...), checked to read back as
-        one word."""
+        one word.  ``NIL`` is refused unless ``nil``: the positions that pass
+        it take only an atom, so the parser reads ``NIL`` there as the word
+        (``* CAPABILITY NIL``, ``a ENABLE NIL``), where elsewhere it is nil."""
         raw = word.encode("ascii", "replace") if isinstance(word, str) else b""
         m = TOKEN.match(raw)
         if (
@@ -188,7 +190,7 @@ class Writer:
             or m is None
             or m.end() != len(raw)
             or raw[0] not in _WORD_START
-            or raw.upper() == b"NIL"
+            or (not nil and raw.upper() == b"NIL")
         ):
             raise LocalProtocolError(f"not a valid atom: {word!r}")
         self.parts.append(raw)

@@ -117,7 +117,7 @@ def _words(w: Writer, words: tuple[str, ...], parens: bool) -> None:
     for i, x in enumerate(words):
         if i:
             w.raw(b" ")
-        w.word(x)
+        w.word(x, nil=True)
     if parens:
         w.raw(b")")
 
@@ -170,7 +170,7 @@ def _body(w: Writer, c: Any) -> None:
         w.astring(c.password.expose())
     elif isinstance(c, Authenticate):
         w.raw(b"AUTHENTICATE ")
-        w.word(c.mechanism)
+        w.word(c.mechanism, nil=True)
         if c.initial_response is not None:
             if not isinstance(c.initial_response, Secret):
                 raise LocalProtocolError("initial response must be a Secret")
@@ -188,7 +188,7 @@ def _body(w: Writer, c: Any) -> None:
             w.value(tuple(x for kv in c.params for x in kv))
     elif isinstance(c, Compress):
         w.raw(b"COMPRESS ")
-        w.word(c.mechanism)
+        w.word(c.mechanism, nil=True)
     elif isinstance(c, Select | Examine | Create):
         w.raw({Select: b"SELECT ", Examine: b"EXAMINE ", Create: b"CREATE "}[type(c)])
         _mailbox(w, c.mailbox)
@@ -322,7 +322,7 @@ def _body(w: Writer, c: Any) -> None:
     elif isinstance(c, ThreadCommand):
         _uid(w, c.uid)
         w.raw(b"THREAD ")
-        w.word(c.algorithm)
+        w.word(c.algorithm, nil=True)
         w.raw(b" ")
         w.astring(c.charset)
         w.raw(b" ")
@@ -337,7 +337,7 @@ def _body(w: Writer, c: Any) -> None:
         for i, (name, limit) in enumerate(c.limits):
             if i:
                 w.raw(b" ")
-            w.word(name)
+            w.word(name, nil=True)
             w.raw(b" ")
             w.number(limit)
         w.raw(b")")

@@ -55,14 +55,14 @@ def _flags(w: Writer, flags: tuple[Flag, ...]) -> None:
 def _words(w: Writer, words: tuple[str, ...]) -> None:
     for x in words:
         w.raw(b" ")
-        w.word(x)
+        w.word(x, nil=True)
 
 
 def write_response_code(w: Writer, code: ResponseCode) -> None:
     """ "[" resp-text-code "]" """
     name = code.name.upper()
     w.raw(b"[")
-    w.word(name)
+    w.word(name, nil=True)
     v = code.value
     if v is None:
         pass

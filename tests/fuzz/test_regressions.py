@@ -60,6 +60,16 @@ CRASHES = [
         "imap_response_parser",
         b'\x07\x02* LIST (\\HasNoChildren) "/" "Tofu" ("O*DNAME" ("Cheese"))\r\n',
     ),
+    # "NIL" where only an atom fits (a capability) parsed as the word "NIL",
+    # which the writer refused everywhere.  Found by CI's five-second run.
+    (
+        "imap_response_parser",
+        b"\x00\x00* CAPABILITY IMAP4rev1 SIL NIL NIL NIL TARTTLS AUTH=GSSAPI LOGINDISABLED\r\n"
+        b"abcd OK CAPABILITY completed\r\n",
+    ),
+    ("imap_server_framer", b"\x00\x00a ENABLE NIL\r\n"),
+    # "* 1 NIL" was a GenericResponse named NIL, though "* NIL" is refused.
+    ("imap_response_parser", b"\x00\x00* 1 NIL\r\n"),
 ]
 
 
@@ -122,6 +132,58 @@ def test_an_8bit_hierarchy_delimiter_is_a_syntax_error() -> None:
 def test_nil_is_no_response_name() -> None:
     with pytest.raises(RemoteProtocolError, match="response name"):
         parse_response(Message(fragments=(b"* NIL",)))
+
+
+def test_nil_is_no_numbered_response_name() -> None:
+    with pytest.raises(RemoteProtocolError, match="response name"):
+        parse_response(Message(fragments=(b"* 1 NIL",)))
+
+
+# Where the grammar takes only an atom, NIL is that atom: it parses as the word
+# "NIL" and is written back bare.
+NIL_ATOM_COMMANDS = [
+    b"a ENABLE NIL",
+    b"a AUTHENTICATE NIL",
+    b"a COMPRESS NIL",
+    b"a STATUS x (NIL)",
+    b'a LIST (NIL) "" x',
+    b"a SEARCH RETURN (NIL) ALL",
+    b"a SORT (NIL) UTF-8 ALL",
+    b"a THREAD NIL UTF-8 ALL",
+    b"a SETQUOTA x (NIL 1)",
+]
+NIL_ATOM_RESPONSES = [
+    b"* CAPABILITY IMAP4rev2 NIL",
+    b"* ENABLED NIL",
+    b"* OK [CAPABILITY NIL] x",
+    b"* OK [NIL] x",
+    b"* OK [NIL 1] x",
+]
+
+
+@pytest.mark.parametrize("line", NIL_ATOM_COMMANDS)
+def test_nil_as_the_atom_of_a_command_round_trips(line: bytes) -> None:
+    from protokit.imap import LinePiece, write_command
+
+    pieces = write_command(parse_command(Message(fragments=(line,))))
+    assert pieces == [LinePiece(data=line + b"\r\n")]
+
+
+@pytest.mark.parametrize("line", NIL_ATOM_RESPONSES)
+def test_nil_as_the_atom_of_a_response_round_trips(line: bytes) -> None:
+    from protokit.imap import write_response
+
+    assert write_response(parse_response(Message(fragments=(line,)))) == line + b"\r\n"
+
+
+def test_nil_stays_nil_where_a_value_is_generic() -> None:
+    # A generic value (here an ID parameter) keeps "NIL" and nil apart: the
+    # word cannot be written there, since it would read back as nil.
+    from protokit import LocalProtocolError
+    from protokit.imap import GenericResponse, write_response
+
+    with pytest.raises(LocalProtocolError, match="not a valid atom: 'NIL'"):
+        write_response(GenericResponse(name="X", values=("NIL",)))
 
 
 def test_list_extended_item_tags_are_atoms() -> None:
