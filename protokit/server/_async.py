@@ -6,10 +6,15 @@ those calls commit to async subscribers (IDLE), on asyncio and trio alike.
 Design choice: a synchronous core with a thin async wrapper.  The core stays
 usable from the CLI, importers and tests without an event loop; the wrapper
 is the only place that knows about anyio.
+
+Commits by other processes (``protokit import`` while ``protokit serve``
+runs) are noticed by the store's watcher thread (:meth:`Store.watch`) and
+handed to the subscribers' event loop without blocking that thread.
 """
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import math
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -21,6 +26,7 @@ from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStre
 
 from ._store import Store
 from ._types import Change, Delivered
+from ._watch import DEFAULT_WATCH_INTERVAL
 from ._writer import MessageWriter
 
 __all__ = ["AsyncStore", "Subscription"]
@@ -43,6 +49,7 @@ class Subscription:
         self.account_id = account_id
         self.overflowed = False
         self._owner = owner
+        self._soon = _call_soon_threadsafe()
         send: MemoryObjectSendStream[Change]
         receive: MemoryObjectReceiveStream[Change]
         send, receive = anyio.create_memory_object_stream[Change](max_buffer)
@@ -58,6 +65,16 @@ class Subscription:
         except anyio.WouldBlock:
             self.overflowed = True
         except (anyio.BrokenResourceError, anyio.ClosedResourceError):
+            pass
+
+    def _offer_threadsafe(self, change: Change) -> None:
+        """:meth:`_offer` from any thread: queued to the subscriber's event
+        loop, never waiting for it (dropped once that loop has ended)."""
+        if self._soon is None:
+            return
+        try:
+            self._soon(functools.partial(self._offer, change))
+        except RuntimeError:  # the loop is closed (trio: RunFinishedError)
             pass
 
     async def receive(self) -> Change:
@@ -107,18 +124,50 @@ class _Pending:
         self.result: object = None
 
 
+def _call_soon_threadsafe() -> Callable[[Callable[[], object]], object] | None:
+    """The running event loop's "run this callback soon" that any thread may
+    call without waiting (asyncio's ``call_soon_threadsafe``, trio's
+    ``TrioToken.run_sync_soon``); None outside an event loop."""
+    try:
+        return asyncio.get_running_loop().call_soon_threadsafe
+    except RuntimeError:  # not asyncio: anyio's other backend is trio
+        pass
+    try:
+        import trio
+
+        return trio.lowlevel.current_trio_token().run_sync_soon
+    except (ImportError, RuntimeError):
+        return None
+
+
 class AsyncStore:
     """Run :class:`Store` calls from async code: ``await astore.call(
     astore.store.deliver, address, writer)``.  Calls run one at a time on a
     worker thread; the changes they commit reach :meth:`subscribe`rs
-    in the event loop's thread once the call returns."""
+    in the event loop's thread once the call returns.
 
-    def __init__(self, store: Store) -> None:
+    Unless ``watch_interval`` is None, the store is watched for other
+    processes' commits (:meth:`Store.watch`, every ``watch_interval``
+    seconds; closing the store stops it) and the subscribers get those
+    changes too."""
+
+    def __init__(
+        self, store: Store, *, watch_interval: float | None = DEFAULT_WATCH_INTERVAL
+    ) -> None:
         self.store = store
         self._limiter: anyio.CapacityLimiter | None = None
         self._subscriptions: list[Subscription] = []
         self._queue: list[_Pending] = []
         self._flushing = False
+        if watch_interval is not None:
+            store.add_listener(self._external, external_only=True)
+            store.watch(watch_interval)
+
+    def _external(self, change: Change) -> None:
+        """Another process's change, in the thread that noticed it."""
+        for sub in list(self._subscriptions):
+            if sub.account_id == change.account_id:
+                sub._offer_threadsafe(change)
 
     def __repr__(self) -> str:
         return f"<AsyncStore {self.store!r}>"

@@ -22,6 +22,8 @@ from ._db import DB_FILENAME, Database, Listener
 from ._labels import LabelsMixin
 from ._mailboxes import MailboxesMixin
 from ._pop3 import Pop3Mixin
+from ._types import Change
+from ._watch import DEFAULT_WATCH_INTERVAL
 
 __all__ = ["DEFAULT_DATA_DIR", "Store", "ensure_data_dir"]
 
@@ -79,7 +81,27 @@ class Store(AccountsMixin, MailboxesMixin, LabelsMixin, Pop3Mixin):
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def add_listener(self, listener: Listener) -> Callable[[], None]:
+    def add_listener(
+        self, listener: Listener, *, external_only: bool = False
+    ) -> Callable[[], None]:
         """Call ``listener(change)`` after each commit (in the committing
-        thread); returns a function that removes it."""
-        return self._db.add_listener(listener)
+        thread) and, while :meth:`watch` is on, for each change another
+        process committed (in the thread that noticed it); returns a function
+        that removes it.  ``external_only``: only the latter."""
+        return self._db.add_listener(listener, external_only=external_only)
+
+    def watch(self, interval: float | None = DEFAULT_WATCH_INTERVAL) -> None:
+        """Report the commits of other processes on the same file (``protokit
+        import`` while ``protokit serve`` runs) to the listeners as ordinary
+        changes, looking every ``interval`` seconds on a thread (None: only
+        at :meth:`poll_external` and at each write).  :meth:`close` stops it."""
+        self._db.watch(interval)
+
+    def stop_watching(self) -> None:
+        """Stop :meth:`watch` (the thread has ended when this returns)."""
+        self._db.stop_watching()
+
+    def poll_external(self) -> list[Change]:
+        """Look now for other processes' commits (see :meth:`watch`): the
+        changes, also delivered to the listeners."""
+        return self._db.poll_external()
