@@ -25,6 +25,22 @@ A minimal file::
     upstream_tls = "implicit"
     upstream_user = "me@example.com"
     provider = "example"            # or an inline table with the same keys
+
+An optional ``[limits]`` table bounds every connection (defaults shown)::
+
+    [limits]
+    connect_timeout = 30.0          # seconds to reach the upstream, TLS included
+    upstream_timeout = 60.0         # seconds for an upstream's answer
+    login_timeout = 120.0           # seconds from connect to logged in
+    idle_timeout = 2100.0           # seconds without traffic after login
+    max_connections = 200           # at once, over all listeners of a protocol
+    max_auth_failures = 3           # failed local logins before the connection closes
+    auth_failure_delay = 2.0        # seconds before a failed local login is answered (0: none)
+    max_concurrent_unlocks = 2      # local passwords checked (scrypt) at once, whole proxy
+
+A failed local login is a wrong password, an unknown user or a SASL exchange
+refused as bad credentials; a refusal because TLS is required and a client
+cancelling its SASL exchange (``*``) are not counted, nor delayed.
 """
 
 from __future__ import annotations
@@ -122,6 +138,14 @@ class ProxyLimits:
     #: no traffic in either direction after login (IMAP IDLE re-issues every 29 min)
     idle_timeout: float = 35 * 60.0
     max_connections: int = 200
+    #: failed local logins on one connection; the last one's reply is followed
+    #: by the protocol's closing reply and the close
+    max_auth_failures: int = 3
+    #: seconds a failed local login waits before its reply (0: none)
+    auth_failure_delay: float = 2.0
+    #: local passwords checked at once over the whole proxy (each an scrypt
+    #: unlock of the stored tokens, costly by design)
+    max_concurrent_unlocks: int = 2
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -174,7 +198,16 @@ _ACCOUNT: Final = frozenset(
     }
 )
 _LIMITS: Final = frozenset(
-    {"connect_timeout", "upstream_timeout", "login_timeout", "idle_timeout", "max_connections"}
+    {
+        "connect_timeout",
+        "upstream_timeout",
+        "login_timeout",
+        "idle_timeout",
+        "max_connections",
+        "max_auth_failures",
+        "auth_failure_delay",
+        "max_concurrent_unlocks",
+    }
 )
 
 
@@ -225,6 +258,14 @@ class _Reader:
             raise self.fail(name, "must be a number of seconds")
         if not value > 0 or math.isnan(value):
             raise self.fail(name, "must be greater than 0")
+        return float(value)
+
+    def delay(self, name: str, default: float) -> float:
+        value = self.table.get(name, default)
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise self.fail(name, "must be a number of seconds")
+        if not 0 <= value < math.inf:
+            raise self.fail(name, "must be 0 or more seconds (finite)")
         return float(value)
 
     def count(self, name: str, default: int) -> int:
@@ -421,6 +462,9 @@ def parse_config(
         login_timeout=lim.number("login_timeout", default.login_timeout),
         idle_timeout=lim.number("idle_timeout", default.idle_timeout),
         max_connections=lim.count("max_connections", default.max_connections),
+        max_auth_failures=lim.count("max_auth_failures", default.max_auth_failures),
+        auth_failure_delay=lim.delay("auth_failure_delay", default.auth_failure_delay),
+        max_concurrent_unlocks=lim.count("max_concurrent_unlocks", default.max_concurrent_unlocks),
     )
     state_dir = base / Path(top.string("state_dir", "protokit-proxy-state")).expanduser()
     return ProxyConfig(accounts=tuple(accounts), state_dir=state_dir, limits=limits, path=path)

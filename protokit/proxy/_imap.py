@@ -9,6 +9,10 @@ on the local side is the server connection's (bytes pipelined after it are
 an injection: the connection closes).  The local password unlocks the
 account's tokens; the proxy then authenticates upstream with XOAUTH2 or
 OAUTHBEARER and hands both streams to the relay (:mod:`._imap_relay`).
+
+A failed local login is answered ``NO [AUTHENTICATIONFAILED]`` after
+``auth_failure_delay``; the ``max_auth_failures``-th is followed by
+:data:`TOO_MANY_FAILURES` and the close.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ from ..imap import (
     ServerConfig,
     ServerConnection,
     StartTLSRequested,
+    Status,
 )
 from ..imap import ConnectionClosed as IMAPConnectionClosed
 from ..net import ConnectionInfo, TLSMode, TransportError
@@ -48,6 +53,8 @@ __all__ = ["handle_imap"]
 
 GREETING: Final = "protokit proxy ready"
 UNAVAILABLE: Final = b"* BYE [UNAVAILABLE] the upstream server is unavailable\r\n"
+#: the text of the BYE after the last failed local login a connection may make
+TOO_MANY_FAILURES: Final = "Too many failed logins"
 
 
 async def handle_imap(
@@ -121,6 +128,9 @@ class _LocalLogin:
         self.rest = b""
         # The upstream outcome of a SASL exchange, decided at its SaslRequest.
         self._sasl_result: LoginResult | None = None
+        self.failures = ctx.failed_logins()
+        # Set with the BYE after the last failed login allowed: run() ends.
+        self.closing = False
 
     async def _flush(self) -> None:
         data = self.conn.data_to_send()
@@ -162,11 +172,14 @@ class _LocalLogin:
                 if await self._command(ev):
                     await self._flush()
                     return True
-                if conn.state.value == "logout":
+                if conn.state.value == "logout" or self.closing:
                     await self._flush()
                     return False
             elif isinstance(ev, SaslRequest):
                 await self._sasl_request(ev)
+                if self.closing:
+                    await self._flush()
+                    return False
             elif isinstance(ev, SaslAuthenticated):
                 if self._finish(ev.tag, self._sasl_result):
                     await self._flush()
@@ -182,12 +195,14 @@ class _LocalLogin:
                 username = cmd.username.decode("utf-8")
                 password = Secret(cmd.password.expose().decode("utf-8"))
             except UnicodeDecodeError:
-                conn.complete(
-                    "NO", "Authentication failed", ResponseCode(name="AUTHENTICATIONFAILED")
-                )
-                return False
-            result = await self._login(username, password)
-            return self._finish(str(cmd.tag), result)
+                result = None
+            else:
+                result = await self._login(username, password)
+            last = result is None and await self.failures.failed()
+            done = self._finish(str(cmd.tag), result)
+            if last:
+                self._close_after_failures()
+            return done
         if isinstance(cmd, Logout):
             conn.complete("OK", "LOGOUT completed")
             return False
@@ -203,11 +218,22 @@ class _LocalLogin:
             request.authzid is not None and request.authzid != request.authcid
         ):
             self._sasl_result = None
-            self.conn.answer_sasl(False)
-            return
-        self._sasl_result = await self._login(request.authcid, request.password)
+        else:
+            self._sasl_result = await self._login(request.authcid, request.password)
         # The local password was right whenever an upstream outcome exists.
-        self.conn.answer_sasl(self._sasl_result is not None)
+        if self._sasl_result is not None:
+            self.conn.answer_sasl(True)
+            return
+        last = await self.failures.failed()
+        self.conn.answer_sasl(False)
+        if last:
+            self._close_after_failures()
+
+    def _close_after_failures(self) -> None:
+        """After the last failed login allowed (its NO queued): BYE, then close."""
+        self.ctx.log.info("closing the connection after %d failed logins", self.failures.count)
+        self.conn.send(Status(tag=None, status="BYE", text=TOO_MANY_FAILURES))
+        self.closing = True
 
     async def _login(self, username: str, password: Secret[str]) -> LoginResult | None:
         """``None`` for a wrong local login; else the upstream's outcome."""

@@ -13,6 +13,10 @@ are written out again, message bodies chunk by chunk through the
 dot-unstuffer and :class:`protokit.wire.DotStuffer`, so memory stays bounded
 whatever the message size.  The upstream enters its UPDATE state only when
 the client sends QUIT: a client that just disconnects deletes nothing.
+
+A failed local login is answered ``-ERR [AUTH] ...`` after
+``auth_failure_delay``; after the ``max_auth_failures``-th that ``-ERR`` is
+the last line (POP3 has no unsolicited reply) and the connection closes.
 """
 
 from __future__ import annotations
@@ -250,6 +254,7 @@ class _Session:
     async def login(self, srv: ServerConnection) -> bytes | None:
         """Serve the AUTHORIZATION state; the bytes pipelined after a
         successful login, or None when the session ended."""
+        failures = self.ctx.failed_logins()
         while True:
             try:
                 ev = srv.next_event()
@@ -273,9 +278,19 @@ class _Session:
                         return srv.take_unread()
                 else:
                     self.log.info("local login refused (USER/PASS)")
+                    last = await failures.failed()
                     srv.reject_login("authentication failed")
+                    if last:
+                        await self.close_after_failures(srv, failures.count)
+                        return None
             elif isinstance(ev, SaslRequest):
-                srv.answer_sasl(await self.ctx.verify_sasl(ev.request))
+                ok = await self.ctx.verify_sasl(ev.request)
+                last = not ok and await failures.failed()
+                srv.answer_sasl(ok)
+                if last:
+                    self.log.info("local login refused (AUTH %s)", ev.mechanism)
+                    await self.close_after_failures(srv, failures.count)
+                    return None
             elif isinstance(ev, SaslAuthenticated):
                 if await self.finish_login(srv):
                     return srv.take_unread()
@@ -283,6 +298,11 @@ class _Session:
                 self.log.info("local login refused (AUTH %s)", ev.mechanism)
             elif isinstance(ev, (CommandError, UserReceived)):
                 pass
+
+    async def close_after_failures(self, srv: ServerConnection, count: int) -> None:
+        """After the last failed login allowed: its -ERR is the last line."""
+        self.log.info("closing the connection after %d failed logins", count)
+        await self.to_local(srv.data_to_send())
 
     async def finish_login(self, srv: ServerConnection) -> bool:
         try:

@@ -108,14 +108,17 @@ def token_manager(config: ProxyConfig) -> TokenManager:
 
 def build_contexts(config: ProxyConfig, tokens: TokenSource) -> dict[str, ProxyContext]:
     """One :class:`ProxyContext` per account (certificates loaded here, so a
-    bad one is a :class:`ConfigError` before anything listens)."""
+    bad one is a :class:`ConfigError` before anything listens).  They share
+    one limiter of the password checks running at once, whatever the account."""
     contexts: dict[str, ProxyContext] = {}
+    unlocks = anyio.CapacityLimiter(config.limits.max_concurrent_unlocks)
     for account in config.accounts:
         contexts[account.name] = ProxyContext(
             account,
             tokens,
             limits=config.limits,
             server_ssl_context=_server_context(account),
+            unlock_limiter=unlocks,
         )
     return contexts
 

@@ -5,6 +5,12 @@ don't: it checks the local login (the local password also unlocks the
 account's encrypted tokens), hands out access tokens, opens the upstream
 connection (TLS verified) and upgrades either side to TLS.  It also holds the
 upstream SASL choice shared by the IMAP, POP3 and SMTP handlers.
+
+Failed local logins are resisted as Dovecot and Postfix do: each connection
+counts its own in a :class:`FailedLogins` (each failure answered only after
+``auth_failure_delay``, the connection closed at ``max_auth_failures``), and
+the whole proxy runs at most ``max_concurrent_unlocks`` password checks (the
+scrypt unlock) at once, through one limiter shared by every context.
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ from ._config import AccountConfig, ProxyLimits
 __all__ = [
     "AuthorizationNeeded",
     "BearerToken",
+    "FailedLogins",
     "ProxyContext",
     "TokenSource",
     "make_upstream_ssl_context",
@@ -72,6 +79,26 @@ def make_upstream_ssl_context(account: AccountConfig) -> ssl.SSLContext:
     return _client_ssl_context(cafile=account.upstream_cafile)
 
 
+class FailedLogins:
+    """One connection's failed local logins: a wrong password, an unknown
+    user, a SASL exchange refused as bad credentials.  (A refusal because TLS
+    is required never reaches the proxy's check, and a client cancelling its
+    SASL exchange with ``*`` checked no password: neither is counted.)"""
+
+    def __init__(self, limits: ProxyLimits) -> None:
+        self.limits = limits
+        self.count = 0
+
+    async def failed(self) -> bool:
+        """Count one failure and wait ``auth_failure_delay`` (this connection
+        only) before its reply; True when it was the last one allowed: the
+        handler sends the failure reply, then its closing reply, and closes."""
+        self.count += 1
+        if self.limits.auth_failure_delay > 0:
+            await anyio.sleep(self.limits.auth_failure_delay)
+        return self.count >= self.limits.max_auth_failures
+
+
 class ProxyContext:
     """One account's view of the proxy, shared by all its connections."""
 
@@ -83,10 +110,18 @@ class ProxyContext:
         limits: ProxyLimits | None = None,
         server_ssl_context: ssl.SSLContext | None = None,
         upstream_ssl_context: ssl.SSLContext | None = None,
+        unlock_limiter: anyio.CapacityLimiter | None = None,
     ) -> None:
         self.account = account
         self.tokens = tokens
         self.limits = limits or ProxyLimits()
+        #: bounds the password checks (scrypt unlocks) running at once; one
+        #: limiter shared by every account's context in :func:`serve_proxy`
+        self.unlock_limiter = (
+            anyio.CapacityLimiter(self.limits.max_concurrent_unlocks)
+            if unlock_limiter is None
+            else unlock_limiter
+        )
         #: the local side's TLS (STARTTLS or implicit); None for a plain listener
         self.server_ssl_context = server_ssl_context
         self.upstream_ssl_context = upstream_ssl_context or make_upstream_ssl_context(account)
@@ -110,8 +145,13 @@ class ProxyContext:
             username.encode("utf-8", "surrogatepass"),
             self.account.local_user.encode("utf-8", "surrogatepass"),
         )
-        unlocked = await self.tokens.unlock(self.account.grant_name, password)
+        async with self.unlock_limiter:
+            unlocked = await self.tokens.unlock(self.account.grant_name, password)
         return user_ok and unlocked
+
+    def failed_logins(self) -> FailedLogins:
+        """A new connection's count of failed local logins."""
+        return FailedLogins(self.limits)
 
     async def verify_sasl(self, request: object) -> bool:
         """The local login asked for by a server codec's SASL exchange (PLAIN,

@@ -19,6 +19,10 @@ A message the local side refuses after its body started going upstream (a
 bare CR or LF, too long a line, too big) cannot be taken back with a reply:
 the proxy closes the upstream connection without the final dot, so the
 upstream discards it, answers the client with the refusal, then 421.
+
+A failed local AUTH is answered ``535 5.7.8`` after ``auth_failure_delay``;
+the ``max_auth_failures``-th is followed by :data:`TOO_MANY_FAILURES` (421)
+and the close.
 """
 
 from __future__ import annotations
@@ -125,6 +129,10 @@ def _reply(code: int, enhanced: str, text: str) -> Reply:
     return Reply(code=code, enhanced=enhanced, lines=(text,))
 
 
+#: what follows the 535 of the last failed AUTH a connection may make
+TOO_MANY_FAILURES: Final = _reply(421, "4.7.0", "Too many failed authentications")
+
+
 class _UpstreamGone(Exception):
     """The upstream closed, broke the protocol or timed out mid-command."""
 
@@ -146,6 +154,7 @@ class _Session:
             tls_active=a.upstream_tls is TLSMode.IMPLICIT,
         )
         self.srv: ServerConnection | None = None
+        self.failures = ctx.failed_logins()
         # The DATA body: None, "up" (going upstream), "refused" (the upstream
         # refused DATA: read and answer with its reply), "tainted" (a bare
         # line ending: no more goes upstream).
@@ -358,7 +367,14 @@ class _Session:
             self.local = await self.ctx.local_start_tls(self.local)
             srv.start_tls_done()
         elif isinstance(ev, AuthRequest):
-            srv.answer_auth(await self.ctx.verify_sasl(ev.request))
+            ok = await self.ctx.verify_sasl(ev.request)
+            last = not ok and await self.failures.failed()
+            srv.answer_auth(ok)
+            if last:
+                self.log.info("closing the connection after %d failed logins", self.failures.count)
+                await self.flush_local()
+                await self.to_local(self.wire(TOO_MANY_FAILURES))
+                return False
         elif isinstance(ev, Authenticated):
             ok, text = await self.upstream_login()
             if not ok:

@@ -125,7 +125,10 @@ async def running_proxy(
     tmp: Path,
     **limits: float,
 ) -> AsyncIterator[ServerInfo]:
-    """serve_proxy for the block; yields the bound addresses by account name."""
+    """serve_proxy for the block; yields the bound addresses by account name.
+    Failed logins are answered at once unless ``auth_failure_delay`` is given
+    (tests/proxy/test_auth_failures.py tests the delay)."""
+    limits.setdefault("auth_failure_delay", 0.0)
     accts = accounts if isinstance(accounts, tuple) else (accounts,)
     config = ProxyConfig(accounts=accts, state_dir=tmp / "state", limits=ProxyLimits(**limits))
     async with anyio.create_task_group() as tg:

@@ -122,7 +122,10 @@ def account(
 async def running_proxy(
     acct: AccountConfig, tokens: ProviderTokens, tmp: Path, **limits: float
 ) -> AsyncIterator[int]:
-    """The proxy serving ``acct`` for the block; yields its local port."""
+    """The proxy serving ``acct`` for the block; yields its local port.
+    Failed logins are answered at once unless ``auth_failure_delay`` is given
+    (tests/proxy/test_auth_failures.py tests the delay)."""
+    limits.setdefault("auth_failure_delay", 0.0)
     config = ProxyConfig(accounts=(acct,), state_dir=tmp / "state", limits=ProxyLimits(**limits))
     async with anyio.create_task_group() as tg:
         info = await tg.start(
