@@ -12,12 +12,15 @@ across processes).  Most tests poll by hand (``watch(None)`` then
 from __future__ import annotations
 
 import queue
+import tempfile
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import anyio
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from protokit.server import (
     Account,
@@ -277,3 +280,108 @@ async def test_no_watching_when_asked(store: Store, other: Store, alice: Account
     AsyncStore(store, watch_interval=None)
     assert not store._db.watching
     assert watchers() == []
+
+
+# -- any interleaving: what the listener heard rebuilds the mailboxes -----------------
+
+BOXES = ["INBOX", "Work", "Trash", "All Mail"]
+WHO = st.sampled_from(["own", "other"])
+SOME_UIDS = st.lists(
+    st.builds(UidRange, st.integers(1, 6), st.one_of(st.none(), st.integers(1, 6))),
+    min_size=1,
+    max_size=2,
+)
+STEPS = st.one_of(
+    st.tuples(st.just("deliver"), WHO),
+    st.tuples(
+        st.just("store"),
+        WHO,
+        st.sampled_from(BOXES),
+        SOME_UIDS,
+        st.sampled_from(list(FlagMode)),
+        st.lists(st.sampled_from(["\\Seen", "\\Deleted", "$Work"]), max_size=2),
+    ),
+    st.tuples(st.just("expunge"), WHO, st.sampled_from(BOXES)),
+    st.tuples(st.just("move"), WHO, st.sampled_from(BOXES), SOME_UIDS, st.sampled_from(BOXES)),
+    st.tuples(st.just("copy"), WHO, st.sampled_from(BOXES), SOME_UIDS, st.sampled_from(BOXES)),
+    st.tuples(
+        st.just("labels"),
+        WHO,
+        st.sampled_from(BOXES),
+        SOME_UIDS,
+        st.sampled_from(list(FlagMode)),
+        st.lists(st.sampled_from(["Work", "New", "\\Trash"]), max_size=2),
+    ),
+    st.tuples(st.just("poll"), WHO),
+)
+
+
+def run_step(store: Store, account: Account, step: tuple[object, ...]) -> None:
+    kind = step[0]
+    ids = {mb.name: mb.id for mb in store.mailboxes(account.id)}
+    if kind == "deliver":
+        deliver(store, "a@example.com", message("m"))
+    elif kind == "store":
+        _, _, name, ranges, mode, flags = step
+        store.store_flags(ids[name], ranges, mode, flags)  # type: ignore[index, arg-type]
+    elif kind == "expunge":
+        store.expunge(ids[step[2]])  # type: ignore[index]
+    elif kind in ("move", "copy"):
+        _, _, src, ranges, dst = step
+        fn = store.move if kind == "move" else store.copy
+        fn(ids[src], ranges, ids[dst])  # type: ignore[index, arg-type]
+    elif kind == "labels":
+        _, _, name, ranges, mode, labels = step
+        store.store_labels(ids[name], ranges, mode, labels)  # type: ignore[index, arg-type]
+
+
+@settings(max_examples=40, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(STEPS, max_size=20))
+def test_the_changes_heard_rebuild_every_mailbox(steps: list[tuple[object, ...]]) -> None:
+    """Whoever commits, in any order, with polls anywhere: every uid is
+    announced once (EXISTS) and withdrawn once (EXPUNGE), and every message's
+    MODSEQ was announced (EXISTS or FLAGS at or above it)."""
+    with (
+        tempfile.TemporaryDirectory() as d,
+        Store(Path(d) / "s.sqlite3", password_iterations=1000, scram_iterations=16) as own,
+        Store(own.path) as other,
+    ):
+        account = own.add_account("a@example.com", "pw")
+        own.create_mailbox(account.id, "Work")
+        own.watch(None)
+        uids: dict[int, set[int]] = {mb.id: set() for mb in own.mailboxes(account.id)}
+        heard: dict[tuple[int, int], int] = {}
+
+        def listen(change: Change) -> None:
+            if change.mailbox_id is None:
+                assert change.kind is ChangeKind.MAILBOXES
+                for mb in own.mailboxes(account.id):
+                    uids.setdefault(mb.id, set())
+                return
+            assert change.modseq is not None
+            known = uids.setdefault(change.mailbox_id, set())
+            if change.kind is ChangeKind.EXISTS:
+                assert not known & set(change.uids), "announced twice"
+                known.update(change.uids)
+            elif change.kind is ChangeKind.EXPUNGE:
+                assert set(change.uids) <= known, "withdrawn unannounced"
+                known.difference_update(change.uids)
+            else:
+                assert set(change.uids) <= known
+            for uid in change.uids:
+                key = (change.mailbox_id, uid)
+                heard[key] = max(heard.get(key, 0), change.modseq)
+
+        own.add_listener(listen)
+        for step in steps:
+            store = own if step[1] == "own" else other
+            if step[0] == "poll":
+                own.poll_external()
+            else:
+                run_step(store, account, step)
+        own.poll_external()
+        for mb in own.mailboxes(account.id):
+            members = own.fetch(mb.id)
+            assert uids[mb.id] == {m.uid for m in members}, mb.name
+            for m in members:
+                assert heard[(mb.id, m.uid)] >= m.modseq, (mb.name, m.uid)
