@@ -114,13 +114,41 @@ class MailboxState:
     def _compare(
         self, db: sqlite3.Connection, mailbox_id: int, box: _Mailbox, uidnext: int, highest: int
     ) -> list[Change]:
-        rows = _uids(db, mailbox_id)
-        old = set(box.uids)
-        now = array.array("q", (r[0] for r in rows))
-        added = tuple(uid for uid, _ in rows if uid not in old)
-        flagged = tuple(uid for uid, modseq in rows if modseq > box.highestmodseq and uid in old)
-        gone = tuple(sorted(old.difference(now)))
-        box.uids, box.uidnext, box.highestmodseq = now, uidnext, highest
+        # Uids are never reused: a uid below the old UIDNEXT that is here now
+        # was here before, and every new one is at or above it.  Each query
+        # is one scan of the mailbox's primary-key range inside SQLite.
+        old_next = box.uidnext
+        added = tuple(
+            r[0]
+            for r in db.execute(
+                "SELECT uid FROM members WHERE mailbox_id = ? AND uid >= ? ORDER BY uid",
+                (mailbox_id, old_next),
+            )
+        )
+        flagged = tuple(
+            r[0]
+            for r in db.execute(
+                "SELECT uid FROM members WHERE mailbox_id = ? AND uid < ? AND modseq > ?"
+                " ORDER BY uid",
+                (mailbox_id, old_next, box.highestmodseq),
+            )
+        )
+        (kept,) = db.execute(
+            "SELECT count(*) FROM members WHERE mailbox_id = ? AND uid < ?", (mailbox_id, old_next)
+        ).fetchone()
+        gone: tuple[int, ...] = ()
+        if kept != len(box.uids):
+            now = {
+                r[0]
+                for r in db.execute(
+                    "SELECT uid FROM members WHERE mailbox_id = ? AND uid < ?",
+                    (mailbox_id, old_next),
+                )
+            }
+            gone = tuple(uid for uid in box.uids if uid not in now)
+            box.uids = array.array("q", (uid for uid in box.uids if uid in now))
+        box.uids.extend(added)
+        box.uidnext, box.highestmodseq = uidnext, highest
         account_id = box.account_id
         out = []
         for kind, uids in (
