@@ -7,10 +7,10 @@ cd "$(dirname "$0")/.."
 
 # -- the real peers of tests/interop/ (Debian packages; nothing is started here:
 # each test starts its own peer on free loopback ports and stops it)
-PEER_PROGRAMS="dovecot smtp-sink swaks curl fetchmail openssl msmtp"
+PEER_PROGRAMS="dovecot smtp-sink swaks curl fetchmail openssl msmtp mbsync"
 # (libdigest-hmac-perl: swaks's CRAM-MD5)
 PEER_PACKAGES="dovecot-core dovecot-imapd dovecot-pop3d postfix swaks libnet-ssleay-perl
-  libio-socket-ssl-perl libauthen-sasl-perl libdigest-hmac-perl curl openssl fetchmail msmtp
+  libio-socket-ssl-perl libauthen-sasl-perl libdigest-hmac-perl curl openssl fetchmail msmtp isync
   ca-certificates"
 missing=""
 for p in $PEER_PROGRAMS; do
