@@ -7,16 +7,18 @@ cd "$(dirname "$0")/.."
 
 # -- the real peers of tests/interop/ (Debian packages; nothing is started here:
 # each test starts its own peer on free loopback ports and stops it)
-PEER_PROGRAMS="dovecot smtp-sink swaks curl fetchmail openssl msmtp mbsync"
-# (libdigest-hmac-perl: swaks's CRAM-MD5)
+PEER_PROGRAMS="dovecot smtp-sink swaks curl fetchmail openssl msmtp mbsync mutt"
+# (libdigest-hmac-perl: swaks's CRAM-MD5; libsasl2-modules: the Cyrus SASL
+# mechanisms mbsync and mutt log in with, SCRAM-SHA-256 among them)
 PEER_PACKAGES="dovecot-core dovecot-imapd dovecot-pop3d postfix swaks libnet-ssleay-perl
   libio-socket-ssl-perl libauthen-sasl-perl libdigest-hmac-perl curl openssl fetchmail msmtp isync
-  ca-certificates"
+  mutt libsasl2-modules ca-certificates"
 missing=""
 for p in $PEER_PROGRAMS; do
     command -v "$p" >/dev/null || [ -x "/usr/sbin/$p" ] || missing="$missing $p"
 done
 [ -f /usr/share/perl5/Digest/HMAC_MD5.pm ] || missing="$missing libdigest-hmac-perl"
+dpkg -s libsasl2-modules >/dev/null 2>&1 || missing="$missing libsasl2-modules"
 if [ -n "$missing" ]; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
         echo "== installing the interop peers:$missing"
