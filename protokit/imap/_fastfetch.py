@@ -480,6 +480,20 @@ def fast_fetch(seq: int, fragments: Sequence[Any], start: int, max_depth: int) -
         line = joined
     if line[start : start + 1] != b"(":
         return None
+    # The escape-free patterns first: they match only a message with no
+    # quoted-string escape, and most have none.  Looking for one first costs
+    # more (flags are full of backslashes) than trying them.
+    fetch = _read(seq, line, start, max_depth, False)
+    if fetch is None and (b'\\"' in line or b"\\\\" in line):
+        # an escape somewhere (flags hold a backslash, but never these two
+        # sequences): the patterns that read escapes
+        fetch = _read(seq, line, start, max_depth, True)
+    return fetch
+
+
+def _read(seq: int, line: bytes, start: int, max_depth: int, escaped: bool) -> Fetch | None:
+    """:func:`fast_fetch` on the message as one line, with the patterns
+    that read quoted-string escapes or with those that refuse them."""
     uid = flags = internaldate = size = modseq = msgid = thrid = None
     # ENVELOPE, BODYSTRUCTURE and BODY are checked here and built on first
     # access (Deferred)
@@ -488,9 +502,6 @@ def fast_fetch(seq: int, fragments: Sequence[Any], start: int, max_depth: int) -
     body: Deferred | None = None
     pos = start + 1
     end = len(line)
-    # a quoted-string escape anywhere (flags hold a backslash, but never
-    # these two sequences): the patterns that read escapes, else the others
-    escaped = b'\\"' in line or b"\\\\" in line
     p = _ESCAPED if escaped else _PLAIN
     match_item = p.item
     try:

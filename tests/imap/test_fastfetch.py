@@ -65,6 +65,10 @@ UNUSUAL = [
     b' NIL "BASE64" 3 NIL NIL) "MIXED" NIL ("INLINE" NIL) "EN" "loc"))',
     b'* 1 FETCH (BODYSTRUCTURE (("TEXT" "PLAIN" NIL NIL NIL "7BIT" 1 2)("IMAGE" "PNG" NIL NIL'
     b' NIL "BASE64" 3 NIL NIL) "MIXED"))',
+    # the only escape in the last string: the escape-free patterns read every
+    # item before it, then fail, and the message is read again with escapes
+    b'* 1 FETCH (UID 7 FLAGS (\\Seen) ENVELOPE ("d" "s" NIL NIL NIL NIL NIL NIL NIL "<m>")'
+    b' BODYSTRUCTURE ("TEXT" "PLAIN" ("NAME" "a\\\\b") NIL NIL "7BIT" 1 2))',
 ]
 
 
