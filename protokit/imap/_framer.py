@@ -392,6 +392,26 @@ class Framer:
                 event = self._read_line()
                 if event is not None:
                     return event
+            elif state == _STREAM:
+                # (before _LITERAL: a streamed literal comes in many events)
+                remaining = self._remaining
+                avail = len(data) - pos
+                if remaining < avail:
+                    chunk = data[pos : pos + remaining]
+                    self._pos = pos + remaining
+                    self._remaining = 0
+                    self._state = _END
+                else:
+                    # A chunk that is all literal is handed on as it is.
+                    chunk = data[pos:] if pos else data
+                    self._pos = pos + avail
+                    remaining -= avail
+                    self._remaining = remaining
+                    if not remaining:
+                        self._state = _END
+                chunk_event = LiteralChunk.__new__(LiteralChunk)
+                _SET_CHUNK_DATA(chunk_event, chunk)
+                return chunk_event
             elif state == _LITERAL:
                 # A held literal: its pieces are views (or whole chunks), and
                 # the join at its end is the only copy of its bytes.
@@ -428,17 +448,10 @@ class Framer:
                         )
                     self._parts = []
                     self._state = _LINE
-            elif state == _STREAM:
-                take = min(self._remaining, len(data) - pos)
-                # A chunk that is all literal is handed on as it is.
-                chunk = data if pos == 0 and take == len(data) else data[pos : pos + take]
-                self._pos = pos + take
-                self._remaining -= take
-                if not self._remaining:
-                    self._state = _END
-                chunk_event = LiteralChunk.__new__(LiteralChunk)
-                _SET_CHUNK_DATA(chunk_event, chunk)
-                return chunk_event
+                    # The line after it, straight away (no trip round the loop)
+                    event = self._read_line()
+                    if event is not None:
+                        return event
             elif state == _END:
                 self._state = _LINE
                 return _LITERAL_END
@@ -495,7 +508,7 @@ class Framer:
                     _SET_FRAGMENTS(event, tuple(fragments))
                     self._fragments = []
                     self._first = b""
-                    self._first_cut = False
+                    # (_first_cut is set only in a poisoned message)
                     self._size = 0
                     self._literals = 0
                     return event
@@ -522,9 +535,22 @@ class Framer:
                 self._size = size + length
                 self._literals += 1
                 if length > self.stream_threshold:
+                    # LiteralStart at once, rather than by a trip round
+                    # next_event's loop through the _START state
                     self._pos = lf + 1
-                    self._begin_literal(length, head[-1:] == b"~")
-                    return None
+                    binary = head[-1:] == b"~"
+                    self._announced_at = len(fragments)
+                    self._remaining = length
+                    self._literal_binary = binary
+                    streamed = StreamedLiteral.__new__(StreamedLiteral)
+                    _SET_STREAMED_LENGTH(streamed, length)
+                    _SET_STREAMED_BINARY(streamed, binary)
+                    fragments.append(streamed)
+                    self._state = _STREAM
+                    start_event = LiteralStart.__new__(LiteralStart)
+                    _SET_START_LENGTH(start_event, length)
+                    _SET_START_BINARY(start_event, binary)
+                    return start_event
                 pos = lf + 1
                 end = pos + length
                 if end > len(data):
@@ -574,7 +600,6 @@ class Framer:
                 _SET_FRAGMENTS(event, tuple(fragments))
                 self._fragments = []
                 self._first = b""
-                self._first_cut = False
                 self._size = 0
                 self._literals = 0
                 return event
