@@ -148,6 +148,22 @@ def serving(data_dir: Path, *extra: str, ports: dict[str, int] | None = None) ->
             served.proc.communicate(timeout=15)
 
 
+@contextmanager
+def serving_accounts(
+    directory: Path, users: dict[str, str], *, secrets: tuple[str, ...] = ()
+) -> Iterator[Served]:
+    """``protokit serve`` on a new data directory with these accounts
+    (address -> password).  Leaving the block stops it: it must exit 0, with
+    no traceback and neither a password nor any of ``secrets`` in its log."""
+    with serving(make_data_dir(directory, users)) as served:
+        yield served
+        code, _, err = served.stop()
+        assert code == 0, err
+        assert "Traceback" not in err, err
+        for secret in (*users.values(), *secrets):
+            assert secret not in err
+
+
 def run(argv: list[str], *, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
     """A client run to completion (bounded by CLIENT_TIMEOUT, reaped)."""
     return subprocess.run(
