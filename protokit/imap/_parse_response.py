@@ -414,6 +414,8 @@ def _parse(fragments: Sequence[Any], utf8: bool, max_depth: int) -> Response:
         return cont
     if m.group(2):
         name = m.group(4).decode("ascii").upper()
+        if name == "NIL":  # NIL is no response name (nor atom), numbered or not
+            raise err("response name")
         num = m.group(3)
         if num is not None:
             n = int(num)
@@ -431,8 +433,6 @@ def _parse(fragments: Sequence[Any], utf8: bool, max_depth: int) -> Response:
                     return parsed(Expunge, seq=n)
                 if name == "RECENT":
                     return parsed(Recent, count=n)
-            if name == "NIL":  # NIL is no response name, numbered or not
-                raise err("response name")
             values = tokenize(fragments, pos, max_depth=max_depth)
             return parsed(GenericResponse, name=name, number=n, values=generic(values))
         if name in _UNTAGGED_STATUS:
@@ -442,8 +442,6 @@ def _parse(fragments: Sequence[Any], utf8: bool, max_depth: int) -> Response:
         values = tokenize(fragments, pos, max_depth=max_depth)
         builder = _BUILDERS.get(name)
         if builder is None:
-            if name == "NIL":  # NIL is no response name (nor atom)
-                raise err("response name")
             return parsed(GenericResponse, name=name, values=generic(values))
         return builder(values, utf8)
     status = m.group(6).decode("ascii").upper()
