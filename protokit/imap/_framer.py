@@ -539,13 +539,7 @@ class Framer:
                     # next_event's loop through the _START state
                     self._pos = lf + 1
                     binary = head[-1:] == b"~"
-                    self._announced_at = len(fragments)
-                    self._remaining = length
-                    self._literal_binary = binary
-                    streamed = StreamedLiteral.__new__(StreamedLiteral)
-                    _SET_STREAMED_LENGTH(streamed, length)
-                    _SET_STREAMED_BINARY(streamed, binary)
-                    fragments.append(streamed)
+                    self._stream_literal(length, binary)
                     self._state = _STREAM
                     start_event = LiteralStart.__new__(LiteralStart)
                     _SET_START_LENGTH(start_event, length)
@@ -755,16 +749,21 @@ class Framer:
             binary=binary,
         )
 
+    def _stream_literal(self, length: int, binary: bool) -> None:
+        """A literal above the threshold begins: it is handed on in chunks and
+        the message holds a StreamedLiteral in its place."""
+        # (Set in the server role already; the client role's is for LiteralStart.)
+        self._announced_at = len(self._fragments)
+        self._remaining = length
+        self._literal_binary = binary
+        streamed = StreamedLiteral.__new__(StreamedLiteral)
+        _SET_STREAMED_LENGTH(streamed, length)
+        _SET_STREAMED_BINARY(streamed, binary)
+        self._fragments.append(streamed)
+
     def _begin_literal(self, length: int, binary: bool) -> None:
         if length > self.stream_threshold:
-            # (Set in the server role already; the client role's is for LiteralStart.)
-            self._announced_at = len(self._fragments)
-            self._remaining = length
-            self._literal_binary = binary
-            streamed = StreamedLiteral.__new__(StreamedLiteral)
-            _SET_STREAMED_LENGTH(streamed, length)
-            _SET_STREAMED_BINARY(streamed, binary)
-            self._fragments.append(streamed)
+            self._stream_literal(length, binary)
             self._state = _START
             return
         pos = self._pos
