@@ -99,6 +99,12 @@ def _rfc822(name: str) -> Callable[[dict[str, Any], Any], None]:
     return build
 
 
+# RFC822, RFC822.HEADER and RFC822.TEXT are nstrings: sent as NIL, the item
+# is kept in ``other`` as (name, None), since its field's None means "not
+# sent" (and a FETCH of that item alone would otherwise be empty).
+_RFC822_ITEMS: Final = frozenset({"RFC822", "RFC822.HEADER", "RFC822.TEXT"})
+
+
 _SIMPLE: Final[dict[str, Callable[[dict[str, Any], Any], None]]] = {
     "UID": _uid,
     "FLAGS": _flags,
@@ -172,6 +178,9 @@ def build_fetch(seq: int, tokens: list[Any], utf8: bool) -> Fetch:
         key = name.upper()
         fn = simple.get(key)
         if fn is not None:
+            if items[k + 1] is None and key in _RFC822_ITEMS:
+                other.append((key, None))
+                continue
             fn(d, items[k + 1])
         elif "[" not in key or not _section_item(d, name, items[k + 1]):
             other.append((key, generic(items[k + 1])))

@@ -266,7 +266,9 @@ class Fetch:
 
     ``sections`` holds BODY[...] and BINARY[...] items; ``binary_sizes``
     BINARY.SIZE[part] as ``(part, size)``; ``other`` every item this parser
-    does not know, as ``(name, generic value)``.
+    does not know, as ``(name, generic value)``, and an RFC822,
+    RFC822.HEADER or RFC822.TEXT sent as NIL, as ``(name, None)`` (its
+    field's None means "not sent").
     """
 
     seq: int

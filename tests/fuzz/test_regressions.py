@@ -70,6 +70,8 @@ CRASHES = [
     ("imap_server_framer", b"\x00\x00a ENABLE NIL\r\n"),
     # "* 1 NIL" was a GenericResponse named NIL, though "* NIL" is refused.
     ("imap_response_parser", b"\x00\x00* 1 NIL\r\n"),
+    # RFC822.TEXT NIL (an nstring) left the FETCH with no item to write.
+    ("imap_response_parser", b"\x00\x00* 5 FETCH (RFC822.TEXT NIL)\r\n"),
 ]
 
 
@@ -132,6 +134,21 @@ def test_an_8bit_hierarchy_delimiter_is_a_syntax_error() -> None:
 def test_nil_is_no_response_name() -> None:
     with pytest.raises(RemoteProtocolError, match="response name"):
         parse_response(Message(fragments=(b"* NIL",)))
+
+
+@pytest.mark.parametrize("item", ["RFC822", "RFC822.HEADER", "RFC822.TEXT"])
+def test_an_rfc822_item_sent_as_nil_is_kept_and_written_back(item: str) -> None:
+    from protokit.imap import Fetch, write_response
+
+    for line, uid in ((b"* 5 FETCH (%s NIL)", None), (b"* 5 FETCH (UID 9 %s NIL)", 9)):
+        raw = line % item.encode()
+        f = parse_response(Message(fragments=(raw,)))
+        assert f == Fetch(seq=5, uid=uid, other=((item, None),))
+        assert write_response(f) == raw + b"\r\n"
+    f = parse_response(Message(fragments=(b"* 5 FETCH (%s {2}" % item.encode(), b"hi", b")")))
+    assert isinstance(f, Fetch)
+    assert f.other == ()
+    assert getattr(f, item.lower().replace(".", "_")) == b"hi"
 
 
 def test_nil_is_no_numbered_response_name() -> None:
