@@ -416,42 +416,47 @@ class Framer:
                 # A held literal: its pieces are views (or whole chunks), and
                 # the join at its end is the only copy of its bytes.
                 remaining = self._remaining
+                end = pos + remaining
                 size = len(data)
-                if pos + remaining < size:
-                    part: bytes | memoryview = memoryview(data)[pos : pos + remaining]
-                    self._pos = pos + remaining
-                    remaining = 0
-                else:
-                    part = data if pos == 0 else memoryview(data)[pos:]
-                    self._pos = size
-                    remaining -= size - pos
-                self._remaining = remaining
                 acc = self._acc
+                if end > size:
+                    # the whole rest of this chunk is literal
+                    part: bytes | memoryview = data if pos == 0 else memoryview(data)[pos:]
+                    self._pos = size
+                    self._remaining = end - size
+                    if acc is not None:
+                        acc += part
+                    elif len(self._parts) < _MAX_PARTS:
+                        self._parts.append(part)
+                    else:
+                        # Many small pieces: one growing buffer costs less
+                        # than an object per piece (a copy more, amortised
+                        # O(1) each).
+                        acc = self._acc = bytearray().join(self._parts)
+                        acc += part
+                        self._parts = []
+                    if self._queue:
+                        continue
+                    return NEED_DATA
+                # The literal ends in this chunk.
+                self._pos = end
+                self._remaining = 0
+                part = data if pos == 0 and end == size else memoryview(data)[pos:end]
                 if acc is not None:
                     acc += part
-                elif len(self._parts) < _MAX_PARTS:
-                    self._parts.append(part)
+                    literal = bytes(acc)
+                    self._acc = None
                 else:
-                    # Many small pieces: one growing buffer costs less than
-                    # an object per piece (a copy more, amortised O(1) each).
-                    acc = self._acc = bytearray().join(self._parts)
-                    acc += part
-                    self._parts = []
-                if not remaining:
-                    if acc is not None:
-                        self._fragments.append(bytes(acc))
-                        self._acc = None
-                    else:
-                        parts = self._parts
-                        self._fragments.append(
-                            bytes(parts[0]) if len(parts) == 1 else b"".join(parts)
-                        )
-                    self._parts = []
-                    self._state = _LINE
-                    # The line after it, straight away (no trip round the loop)
-                    event = self._read_line()
-                    if event is not None:
-                        return event
+                    parts = self._parts
+                    parts.append(part)
+                    literal = b"".join(parts)
+                self._parts = []
+                self._fragments.append(literal)
+                self._state = _LINE
+                # The line after it, straight away (no trip round the loop)
+                event = self._read_line()
+                if event is not None:
+                    return event
             elif state == _END:
                 self._state = _LINE
                 return _LITERAL_END
@@ -472,7 +477,7 @@ class Framer:
 
     # -- lines ----------------------------------------------------------------------
 
-    def _read_line(self) -> FramerEvent | None:
+    def _read_line(self) -> FramerEvent | NeedData | None:
         data = self._data
         pos = self._pos
         carried = self._line
@@ -555,7 +560,9 @@ class Framer:
                     self._remaining = end - n
                     self._pos = n
                     self._state = _LITERAL
-                    return None
+                    # (next_event's loop would find the chunk read and
+                    # nothing queued: said here at once)
+                    return None if self._queue else NEED_DATA
                 fragments.append(data[pos:end])
                 pos = self._pos = end
                 if end == len(data):
