@@ -8,6 +8,7 @@ except under ``CI=true`` (as .ci/run runs), where a missing peer is a failure.
 from __future__ import annotations
 
 import base64
+import contextlib
 import os
 import shutil
 import signal
@@ -39,9 +40,20 @@ def require_program(name: str) -> str:
 
 
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    return free_ports(1)[0]
+
+
+def free_ports(n: int) -> list[int]:
+    """``n`` distinct free ports: each socket stays bound until all are, since
+    the kernel may hand a port just released to the next bind (Dovecot then
+    refused a configuration naming one port twice: "duplicate listener")."""
+    with contextlib.ExitStack() as stack:
+        ports = []
+        for _ in range(n):
+            s = stack.enter_context(socket.socket())
+            s.bind(("127.0.0.1", 0))
+            ports.append(int(s.getsockname()[1]))
+        return ports
 
 
 def wait_for_banner(port: int, prefix: bytes, deadline: float) -> None:
@@ -270,7 +282,8 @@ def _dovecot(
     os.chown(tmp / "mail", uid, gid)
     cert, _key = make_cert(tmp)
     (tmp / "users").write_text("".join(f"{u}:{{PLAIN}}{p}\n" for u, p in users.items()))
-    d = Dovecot(tmp, free_port(), free_port(), free_port(), free_port(), cert, dict(users))
+    imap, imaps, pop3, pop3s = free_ports(4)
+    d = Dovecot(tmp, imap, imaps, pop3, pop3s, cert, dict(users))
     d.oauth_key = oauth_key
     url, mode = introspection
     d.introspection_url = url
