@@ -85,7 +85,6 @@ class _Matchers:
         "dsp",
         "item",
         "leaf",
-        "leaf_ext",
         "leaf_re",
         "mpart_ext",
         "pair",
@@ -102,7 +101,6 @@ class _Matchers:
         self.pair = p.pair.findall
         self.quoted = p.quoted.findall
         self.dsp = p.dsp.match
-        self.leaf_ext = p.leaf_ext.match
         self.mpart_ext = p.mpart_ext.match
 
 
@@ -270,17 +268,35 @@ def _language(raw: bytes | None, p: _Matchers) -> tuple[bytes, ...] | None:
     return (raw[1:-1],)
 
 
-def _leaf_ext(raw: bytes, p: _Matchers) -> tuple[Any, ...]:
-    m = p.leaf_ext(raw)
-    if m is None:  # pragma: no cover - the enclosing pattern matched it
-        raise _Fallback
-    g = m.groups()
+def _leaf_ext(
+    md5: bytes,
+    dsp: bytes | None,
+    dsp_type: bytes | None,
+    key: bytes | None,
+    value: bytes | None,
+    dsp_params: bytes | None,
+    lang: bytes | None,
+    loc: bytes | None,
+    p: _Matchers,
+) -> tuple[Any, ...]:
+    """body-ext-1part up to the location, from the groups the leaf pattern
+    read it into (see ``_grammar``): (md5, disposition, language, location,
+    extension_count)."""
+    if dsp is None or dsp == b"NIL":
+        disposition = None
+    else:
+        if key is not None:
+            params: tuple[tuple[bytes, bytes], ...] | None = ((key, value),)  # type: ignore[assignment]
+        else:
+            # the pattern captures a list of one pair or else the raw list
+            params = _params(dsp_params, p)  # type: ignore[arg-type]
+        disposition = _new_disposition(dsp_type, params)
     return (
-        _raw_nstring(g[0]),
-        _disposition(g[1], p),
-        _language(g[2], p),
-        _raw_nstring(g[3]),
-        4 - g.count(None),
+        _raw_nstring(md5),
+        disposition,
+        _language(lang, p),
+        _raw_nstring(loc),
+        4 - (dsp is None) - (lang is None) - (loc is None),
     )
 
 
@@ -313,7 +329,7 @@ def _check_body(line: bytes, pos: int, max_depth: int, p: _Matchers) -> tuple[in
         m = match_leaf(line, pos)
         if m is None:
             raise _Fallback
-        mtype, lines = m.group(1, 8)
+        mtype, lines = m.group(1, 10)
         upper = mtype.upper()
         if upper == b"MESSAGE" or (upper == b"TEXT") != (lines is not None):
             raise _Fallback
@@ -337,7 +353,6 @@ def _build_body(ops: list[Any], p: _Matchers) -> Any:
     with an explicit stack for the multiparts."""
     stack: list[list[Any]] = [[]]
     leaf_ext = _LEAF_EXT
-    cached_params = _PARAMS.get
     new_single = _new_single
     leaf_re = p.leaf_re
     for m in ops:
@@ -345,17 +360,35 @@ def _build_body(ops: list[Any], p: _Matchers) -> Any:
             stack.append([])
             continue
         if m.re is leaf_re:
-            # type, subtype, params (raw), id, description, encoding, size,
-            # lines, extension data (raw)
-            mtype, subtype, raw_params, id_, desc, enc, size, lines, raw_ext = m.groups()
+            # see _grammar for the groups
+            (
+                mtype,
+                subtype,
+                key,
+                value,
+                raw_params,
+                id_,
+                desc,
+                enc,
+                size,
+                lines,
+                raw_ext,
+                md5,
+                dsp,
+                dsp_type,
+                dsp_key,
+                dsp_value,
+                dsp_params,
+                lang,
+                loc,
+            ) = m.groups()
             ext = leaf_ext.get(raw_ext)
             if ext is None:
-                ext = _leaf_ext(raw_ext, p)
-            params = cached_params(raw_params, _MISS)
+                ext = _leaf_ext(md5, dsp, dsp_type, dsp_key, dsp_value, dsp_params, lang, loc, p)
             part: Any = new_single(
                 mtype,
                 subtype,
-                _params(raw_params, p) if params is _MISS else params,
+                ((key, value),) if key is not None else _params(raw_params, p),
                 id_,
                 desc,
                 enc,
@@ -371,7 +404,7 @@ def _build_body(ops: list[Any], p: _Matchers) -> Any:
                 ext[4],
             )
         else:
-            subtype, raw_params, rest = m.groups()
+            subtype, raw_params, key, value, rest = m.groups()
             if raw_params is None:
                 part = _new_multi(tuple(stack.pop()), subtype, None, None, None, None, (), 0)
             else:
@@ -381,7 +414,7 @@ def _build_body(ops: list[Any], p: _Matchers) -> Any:
                 part = _new_multi(
                     tuple(stack.pop()),
                     subtype,
-                    _params(raw_params, p),
+                    ((key, value),) if key is not None else _params(raw_params, p),
                     ext[0],
                     ext[1],
                     ext[2],

@@ -208,7 +208,6 @@ class FastPatterns(NamedTuple):
     quoted: re.Pattern[bytes]
     dsp: re.Pattern[bytes]
     body_leaf: re.Pattern[bytes]
-    leaf_ext: re.Pattern[bytes]
     body_tail: re.Pattern[bytes]
     mpart_ext: re.Pattern[bytes]
 
@@ -239,6 +238,11 @@ def _fast_patterns(escapes: bool) -> FastPatterns:
         + rb"\)((?:" + faddr + rb"){0,999})\))"
     )  # fmt: skip
     fparams = rb"NIL|\(" + fq + rb" " + fq + rb"(?: " + fq + rb" " + fq + rb"){0,1000}\)"
+    # body-fld-param other than a list of one pair: NIL, or two pairs and more
+    fparams_2 = rb"NIL|\(" + fq + rb" " + fq + rb"(?: " + fq + rb" " + fq + rb"){1,1000}\)"
+    # body-fld-param as two groups for a list of one pair (key and value as
+    # content), else a third (raw)
+    fparams_1 = rb"(?:\(" + fqc + rb" " + fqc + rb"\)|(" + fparams_2 + rb"))"
     fdsp = rb"NIL|\(" + fq + rb" (?:" + fparams + rb")\)"
     flang = rb"NIL|" + fq + rb"|\(" + fq + rb"(?: " + fq + rb"){0,1000}\)"
     # envelope = "(" env-date SP env-subject SP env-from SP env-sender SP
@@ -277,55 +281,56 @@ def _fast_patterns(escapes: bool) -> FastPatterns:
         # params raw
         dsp=re.compile(rb"\(" + fqc + rb" (" + fparams + rb")\)\Z"),
         # body-type-basic / body-type-text with body-ext-1part up to
-        # body-fld-loc: groups 1 type, 2 subtype (content), 3 params (raw),
-        # 4 id, 5 description, 6 encoding (content), 7 size, 8 lines, 9 the
+        # body-fld-loc: groups 1 type, 2 subtype (content), 3-4 the key and
+        # value of a body-fld-param of one pair (content), 5 any other
+        # body-fld-param (NIL, or two pairs and more; raw), 6 id,
+        # 7 description, 8 encoding (content), 9 size, 10 lines, 11 the
         # extension data, raw (often one of a few constants such as
-        # " NIL NIL NIL NIL")
+        # " NIL NIL NIL NIL"), and its parts: 12 md5 (raw), 13 disposition
+        # (raw), 14 its type (content), 15-16 its parameters' one pair
+        # (content), 17 its other parameters (raw), 18 language (raw),
+        # 19 location (raw).  All in one call: a multipart's boundary and an
+        # attachment's file name differ in every message, so a cache of
+        # parameter lists read apart would miss on them.
         body_leaf=re.compile(
             rb"\("
             + fqc
             + rb" "
             + fqc
-            + rb" ("
-            + fparams
-            + rb") "
+            + rb" "
+            + fparams_1
+            + rb" "
             + fnsc
             + rb" "
             + fnsc
             + rb" "
             + fqc
             + rb" ([0-9]{1,20})(?: ([0-9]{1,20}))?"
-            rb"((?: "
+            rb"((?: ("
             + fns
-            + rb"(?: (?:"
-            + fdsp
-            + rb")(?: (?:"
-            + flang
-            + rb")(?: "
-            + fns
-            + rb")?)?)?)?)\)"
-        ),
-        # that extension data read apart: 1 md5, 2 disposition, 3 language,
-        # 4 location
-        leaf_ext=re.compile(
-            rb" ("
-            + fns
-            + rb")(?: ("
-            + fdsp
-            + rb")(?: ("
+            + rb")(?: (NIL|\("
+            + fqc
+            + rb" "
+            + fparams_1
+            + rb"\))(?: ("
             + flang
             + rb")(?: ("
             + fns
-            + rb"))?)?)?\Z"
+            + rb"))?)?)?)?)\)"
         ),
         # the end of body-type-mpart: SP media-subtype [SP body-ext-mpart]
         # ")", body-ext-mpart up to body-fld-loc: groups 1 subtype (content),
-        # 2 params (raw), 3 the rest of the extension data (raw)
+        # 2 params (raw), 3-4 the key and value of params of one pair
+        # (content), 5 the rest of the extension data (raw)
         body_tail=re.compile(
             rb" "
             + fqc
-            + rb"(?: ("
-            + fparams
+            + rb"(?: (\("
+            + fqc
+            + rb" "
+            + fqc
+            + rb"\)|"
+            + fparams_2
             + rb")((?: (?:"
             + fdsp
             + rb")(?: (?:"

@@ -48,6 +48,16 @@ COMMON = [
         b' ("EN" "DE") "http://x" (1 "ext"))',
         b'("IMAGE" "PNG" ("NAME" {5}\r\nx.png) NIL NIL "BASE64" 10 NIL ("INLINE" NIL) "EN")',
     ),
+    # body-fld-param as a list of one pair, of two and NIL, in a part, a
+    # multipart and a disposition (the patterns read a list of one pair into
+    # groups of their own, any other raw), and the extension data of a part
+    # cut after each of its four fields
+    b'* 4 FETCH (BODYSTRUCTURE (("TEXT" "PLAIN" ("CHARSET" "UTF-8" "FORMAT" "flowed") NIL NIL'
+    b' "7BIT" 1 2 "md5")("APPLICATION" "PDF" ("NAME" "r.pdf") NIL NIL "BASE64" 3 NIL'
+    b' ("ATTACHMENT" ("FILENAME" "r.pdf" "SIZE" "3")))("IMAGE" "PNG" NIL NIL NIL "BASE64" 3'
+    b' NIL ("INLINE" ("FILENAME" "p.png")) NIL)("AUDIO" "OGG" ("A" "B") NIL NIL "BASE64" 5'
+    b' NIL ("ATTACHMENT" NIL) ("EN" "FR") "loc") "MIXED" ("BOUNDARY" "b" "TYPE" "x") NIL NIL'
+    b' NIL))',
 ]
 
 
@@ -65,6 +75,10 @@ UNUSUAL = [
     b' NIL "BASE64" 3 NIL NIL) "MIXED" NIL ("INLINE" NIL) "EN" "loc"))',
     b'* 1 FETCH (BODYSTRUCTURE (("TEXT" "PLAIN" NIL NIL NIL "7BIT" 1 2)("IMAGE" "PNG" NIL NIL'
     b' NIL "BASE64" 3 NIL NIL) "MIXED"))',
+    # a list of one pair with escapes, in a part, its disposition and a
+    # multipart
+    b'* 1 FETCH (BODYSTRUCTURE (("APPLICATION" "PDF" ("NAME" "r\\"1.pdf") NIL NIL "BASE64" 3'
+    b' NIL ("ATTACHMENT" ("FILENAME" "r\\\\1.pdf")) NIL "loc") "MIXED" ("BOUNDARY" "a\\"b")))',
     # the only escape in the last string: the escape-free patterns read every
     # item before it, then fail, and the message is read again with escapes
     b'* 1 FETCH (UID 7 FLAGS (\\Seen) ENVELOPE ("d" "s" NIL NIL NIL NIL NIL NIL NIL "<m>")'
