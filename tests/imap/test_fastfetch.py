@@ -57,7 +57,7 @@ COMMON = [
     b' ("ATTACHMENT" ("FILENAME" "r.pdf" "SIZE" "3")))("IMAGE" "PNG" NIL NIL NIL "BASE64" 3'
     b' NIL ("INLINE" ("FILENAME" "p.png")) NIL)("AUDIO" "OGG" ("A" "B") NIL NIL "BASE64" 5'
     b' NIL ("ATTACHMENT" NIL) ("EN" "FR") "loc") "MIXED" ("BOUNDARY" "b" "TYPE" "x") NIL NIL'
-    b' NIL))',
+    b" NIL))",
 ]
 
 
@@ -161,3 +161,35 @@ def test_mutated_fetches_agree(base: bytes, data: Any) -> None:
     fast, generic = both(fragments)
     if fast is not None:
         assert fast == generic
+
+
+# INTERNALDATE as the fast path reads it (ISO 8601 through
+# datetime.fromisoformat when the day has two digits) against DATE_TIME's
+# reading: the same instant, or the generic path's error
+@pytest.mark.parametrize(
+    "date",
+    [
+        b"16-Mar-2024 11:26:22 +0100",
+        b"05-Dec-1999 00:00:00 -0000",
+        b" 5-Dec-1999 23:59:59 +0000",
+        b"29-Feb-2024 12:00:00 -1230",
+        b"16-MAR-2024 11:26:22 +0100",
+        b"16-Mar-2024 11:26:22 +0060",
+        b"16-Mar-2024 11:26:22 +0099",
+        b"16-Mar-2024 11:26:22 +2359",
+        b"16-Mar-2024 11:26:22 +2400",
+        b"29-Feb-2023 12:00:00 +0000",
+        b"16-Mar-2024 24:00:00 +0000",
+        b"16-Mar-2024 11:60:00 +0000",
+        b"16-Mar-0000 11:26:22 +0100",
+    ],
+)
+def test_internaldate_agrees(date: bytes) -> None:
+    line = b'* 1 FETCH (INTERNALDATE "' + date + b'" UID 3)'
+    fast, generic = both((line,))
+    if isinstance(generic, RemoteProtocolError):
+        assert fast is None
+    else:
+        assert fast == generic
+        assert fast is not None and fast.internaldate is not None
+        assert fast.internaldate.utcoffset() == generic.internaldate.utcoffset()
