@@ -121,8 +121,10 @@ class _Fallback(Exception):
 
 
 # Bounded caches of small immutable values that real mailboxes repeat all
-# the time (("CHARSET" "UTF-8"), FLAGS (\Seen)): keyed by their wire text,
-# cleared when full so that they follow what the server sends.
+# the time (("CHARSET" "UTF-8" "FORMAT" "flowed"), FLAGS (\Seen)): keyed by
+# their wire text, cleared when full so that they follow what the server
+# sends.  (A parameter list of one pair, such as a boundary, is read by the
+# body part's own pattern and not cached: most are new in every message.)
 _CACHE_MAX: Final = 4096
 _PARAMS: dict[bytes, tuple[tuple[bytes, bytes], ...] | None] = {b"NIL": None}
 _DISPOSITIONS: dict[bytes, Disposition | None] = {b"NIL": None}
@@ -279,28 +281,17 @@ def _language(raw: bytes | None, p: _Matchers) -> tuple[bytes, ...] | None:
     return (raw[1:-1],)
 
 
-def _leaf_ext(
-    md5: bytes,
-    dsp: bytes | None,
-    dsp_type: bytes | None,
-    key: bytes | None,
-    value: bytes | None,
-    dsp_params: bytes | None,
-    lang: bytes | None,
-    loc: bytes | None,
-    p: _Matchers,
-) -> tuple[Any, ...]:
+def _leaf_ext(*groups: Any, p: _Matchers) -> tuple[Any, ...]:
     """body-ext-1part up to the location, from the groups the leaf pattern
-    read it into (see ``_grammar``): (md5, disposition, language, location,
-    extension_count)."""
+    read it into (see ``_grammar``; ``None`` where a group took no part):
+    (md5, disposition, language, location, extension_count)."""
+    md5, dsp, dsp_type, key, value, dsp_params, lang, loc = groups
     if dsp is None or dsp == b"NIL":
         disposition = None
     else:
-        if key is not None:
-            params: tuple[tuple[bytes, bytes], ...] | None = ((key, value),)  # type: ignore[assignment]
-        else:
-            # the pattern captures a list of one pair or else the raw list
-            params = _params(dsp_params, p)  # type: ignore[arg-type]
+        # the pattern captures a list of one pair as two groups, any other
+        # list raw
+        params = ((key, value),) if key is not None else _params(dsp_params, p)
         disposition = _new_disposition(dsp_type, params)
     return (
         _raw_nstring(md5),
@@ -395,7 +386,7 @@ def _build_body(ops: list[Any], p: _Matchers) -> Any:
             ) = m.groups()
             ext = leaf_ext.get(raw_ext)
             if ext is None:
-                ext = _leaf_ext(md5, dsp, dsp_type, dsp_key, dsp_value, dsp_params, lang, loc, p)
+                ext = _leaf_ext(md5, dsp, dsp_type, dsp_key, dsp_value, dsp_params, lang, loc, p=p)
             part: Any = new_single(
                 mtype,
                 subtype,
