@@ -225,8 +225,9 @@ def _fast_patterns(escapes: bool) -> FastPatterns:
         fq = rb'"[^"\\\r\n\x00]*(?:\\["\\][^"\\\r\n\x00]*)*+"'
         fqc = rb'"([^"\\\r\n\x00]*(?:\\["\\][^"\\\r\n\x00]*)*+)"'
     else:
-        fq = rb'"[^"\\\r\n\x00]*"'
-        fqc = rb'"([^"\\\r\n\x00]*)"'
+        # (possessive: what follows a run is its closing quote, never in it)
+        fq = rb'"[^"\\\r\n\x00]*+"'
+        fqc = rb'"([^"\\\r\n\x00]*+)"'
     fns = rb"(?:NIL|" + fq + rb")"
     fnsc = rb"(?:NIL|" + fqc + rb")"
     faddr = rb"\(" + fns + rb" " + fns + rb" " + fns + rb" " + fns + rb"\)"
