@@ -238,9 +238,10 @@ def _fast_patterns(escapes: bool) -> FastPatterns:
         rb"(NIL|\(\(" + fnsc + rb" " + fnsc + rb" " + fnsc + rb" " + fnsc
         + rb"\)((?:" + faddr + rb"){0,999})\))"
     )  # fmt: skip
-    fparams = rb"NIL|\(" + fq + rb" " + fq + rb"(?: " + fq + rb" " + fq + rb"){0,1000}\)"
+    fpair = fq + rb" " + fq
+    fparams = rb"NIL|\(" + fpair + rb"(?: " + fpair + rb"){0,1000}\)"
     # body-fld-param other than a list of one pair: NIL, or two pairs and more
-    fparams_2 = rb"NIL|\(" + fq + rb" " + fq + rb"(?: " + fq + rb" " + fq + rb"){1,1000}\)"
+    fparams_2 = rb"NIL|\(" + fpair + rb"(?: " + fpair + rb"){1,1000}\)"
     # body-fld-param as two groups for a list of one pair (key and value as
     # content), else a third (raw)
     fparams_1 = rb"(?:\(" + fqc + rb" " + fqc + rb"\)|(" + fparams_2 + rb"))"
