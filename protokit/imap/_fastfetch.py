@@ -61,8 +61,10 @@ def maker(cls: type[_T]) -> Callable[..., _T]:
     twin = type("_" + cls.__name__ + "Twin", (), {"__slots__": slots})
     args = ", ".join(names)
     body = "".join(f"    o.{n} = {n}\n" for n in names)
-    src = f"def make({args}):\n    o = new(twin)\n{body}    o.__class__ = cls\n    return o\n"
-    namespace: dict[str, Any] = {"new": object.__new__, "twin": twin, "cls": cls}
+    # twin() is cheaper than object.__new__(twin): the type call is one C
+    # call where object.__new__ goes through a builtin method
+    src = f"def make({args}):\n    o = twin()\n{body}    o.__class__ = cls\n    return o\n"
+    namespace: dict[str, Any] = {"twin": twin, "cls": cls}
     exec(src, namespace)  # noqa: S102 - generated from the dataclass's own field names
     make: Callable[..., _T] = namespace["make"]
     make.__qualname__ = make.__name__ = f"make_{cls.__name__}"
@@ -515,6 +517,11 @@ def fast_fetch(seq: int, fragments: Sequence[Any], start: int, max_depth: int) -
         line = joined
     if line[start : start + 1] != b"(":
         return None
+    # No pattern takes CR, LF or NUL outside a string, nor inside one in
+    # the generic path: the message is not for this path.  (Without them,
+    # the escape-free patterns can afford their cheaper strings: _grammar.)
+    if b"\x00" in line or b"\r" in line or b"\n" in line:
+        return None
     # The escape-free patterns first: they match only a message with no
     # quoted-string escape, and most have none.  Looking for one first costs
     # more (flags are full of backslashes) than trying them.
@@ -537,6 +544,7 @@ def _read(seq: int, line: bytes, start: int, max_depth: int, escaped: bool) -> F
     body: Deferred | None = None
     pos = start + 1
     end = len(line)
+    flags_at = flags_end = start
     p = _ESCAPED if escaped else _PLAIN
     match_item = p.item
     try:
@@ -549,6 +557,7 @@ def _read(seq: int, line: bytes, start: int, max_depth: int, escaped: bool) -> F
                 uid = int(m.group(1))
             elif idx == 2:
                 flags = _flags(m.group(2))
+                flags_at, flags_end = m.span()
             elif idx == 3:
                 internaldate = _internaldate(m)
             elif idx == 15:
@@ -584,6 +593,13 @@ def _read(seq: int, line: bytes, start: int, max_depth: int, escaped: bool) -> F
             return None
     except (_Fallback, RemoteProtocolError, ValueError, RecursionError):
         # the generic path reads it, or raises the error with its message
+        return None
+    if not escaped and (
+        line.find(b"\\", start, flags_at) >= 0 or line.find(b"\\", flags_end) >= 0
+    ):
+        # a backslash in a string, which the escape-free patterns do not
+        # refuse themselves (see _grammar): what they read is not the
+        # message's reading
         return None
     return _new_fetch(
         seq,

@@ -214,20 +214,32 @@ class FastPatterns(NamedTuple):
 
 def _fast_patterns(escapes: bool) -> FastPatterns:
     """The patterns with quoted strings that may hold escapes (``\\"`` and
-    ``\\\\``), or that hold none.  A message that has neither two-octet
-    sequence anywhere is read with the second set: the escape loop is most
-    of the cost of matching a quoted string in ``re`` (about 40% of an
-    ENVELOPE's), and without an escape both sets match the same text the same
-    way.  The loop is possessive: the text after a quoted string's plain run
-    is an escape or the closing quote, so backtracking into it never finds
-    another match."""
+    ``\\\\``), or that hold none.  A message is read with the second set
+    first: the escape loop is most of the cost of matching a quoted string in
+    ``re`` (about 40% of an ENVELOPE's), and without an escape both sets
+    match the same text the same way.  The loop is possessive: the text
+    after a quoted string's plain run is an escape or the closing quote, so
+    backtracking into it never finds another match.
+
+    Every repeat and optional part is possessive too: each starts with an
+    octet that cannot follow it (a space or "(" where ")" follows), so
+    giving back what it matched never makes a match, and ``re`` need not
+    save its state for that (which, with this many groups, is most of the
+    cost of a repeat)."""
     if escapes:
         fq = rb'"[^"\\\r\n\x00]*(?:\\["\\][^"\\\r\n\x00]*)*+"'
         fqc = rb'"([^"\\\r\n\x00]*(?:\\["\\][^"\\\r\n\x00]*)*+)"'
     else:
+        # Any octet but the quote: ``re`` counts a run of one excluded octet
+        # several times faster than a run of a set.  This alone would accept
+        # a backslash, CR, LF or NUL inside a string, so the caller uses these
+        # patterns only on a message that has no CR, LF or NUL at all, and
+        # refuses what they matched if it holds a backslash anywhere but in
+        # FLAGS (which holds no string): with neither, "[^"]" and
+        # '[^"\\\r\n\x00]' match the same text the same way.
         # (possessive: what follows a run is its closing quote, never in it)
-        fq = rb'"[^"\\\r\n\x00]*+"'
-        fqc = rb'"([^"\\\r\n\x00]*+)"'
+        fq = rb'"[^"]*+"'
+        fqc = rb'"([^"]*+)"'
     fns = rb"(?:NIL|" + fq + rb")"
     fnsc = rb"(?:NIL|" + fqc + rb")"
     faddr = rb"\(" + fns + rb" " + fns + rb" " + fns + rb" " + fns + rb"\)"
@@ -236,17 +248,17 @@ def _fast_patterns(escapes: bool) -> FastPatterns:
     # of one)
     falist = (
         rb"(NIL|\(\(" + fnsc + rb" " + fnsc + rb" " + fnsc + rb" " + fnsc
-        + rb"\)((?:" + faddr + rb"){0,999})\))"
+        + rb"\)((?:" + faddr + rb"){0,999}+)\))"
     )  # fmt: skip
     fpair = fq + rb" " + fq
-    fparams = rb"NIL|\(" + fpair + rb"(?: " + fpair + rb"){0,1000}\)"
+    fparams = rb"NIL|\(" + fpair + rb"(?: " + fpair + rb"){0,1000}+\)"
     # body-fld-param other than a list of one pair: NIL, or two pairs and more
-    fparams_2 = rb"NIL|\(" + fpair + rb"(?: " + fpair + rb"){1,1000}\)"
+    fparams_2 = rb"NIL|\(" + fpair + rb"(?: " + fpair + rb"){1,1000}+\)"
     # body-fld-param as two groups for a list of one pair (key and value as
     # content), else a third (raw)
     fparams_1 = rb"(?:\(" + fqc + rb" " + fqc + rb"\)|(" + fparams_2 + rb"))"
     fdsp = rb"NIL|\(" + fq + rb" (?:" + fparams + rb")\)"
-    flang = rb"NIL|" + fq + rb"|\(" + fq + rb"(?: " + fq + rb"){0,1000}\)"
+    flang = rb"NIL|" + fq + rb"|\(" + fq + rb"(?: " + fq + rb"){0,1000}+\)"
     # envelope = "(" env-date SP env-subject SP env-from SP env-sender SP
     #            env-reply-to SP env-to SP env-cc SP env-bcc SP env-in-reply-to SP
     #            env-message-id ")"
@@ -264,8 +276,8 @@ def _fast_patterns(escapes: bool) -> FastPatterns:
         # 56 BODYSTRUCTURE, 57 BODY.
         item=re.compile(
             rb"(?:UID ([0-9]{1,10})"
-            rb"|FLAGS \(((?:\\?[!#$&'+,\-./0-9:;<=>?@A-Z^_`a-z|}~]{1,256}"
-            rb"(?: \\?[!#$&'+,\-./0-9:;<=>?@A-Z^_`a-z|}~]{1,256}){0,1000})?)\)"
+            rb"|FLAGS \(((?:\\?[!#$&'+,\-./0-9:;<=>?@A-Z^_`a-z|}~]{1,256}+"
+            rb"(?: \\?[!#$&'+,\-./0-9:;<=>?@A-Z^_`a-z|}~]{1,256}+){0,1000}+)?)\)"
             rb'|(INTERNALDATE "( ?[0-9]{1,2})-([A-Za-z]{3})-([0-9]{4}) '
             rb'([0-9]{2}):([0-9]{2}):([0-9]{2}) ([+-][0-9]{4})")'
             rb"|RFC822\.SIZE ([0-9]{1,19})"
@@ -307,7 +319,7 @@ def _fast_patterns(escapes: bool) -> FastPatterns:
             + fnsc
             + rb" "
             + fqc
-            + rb" ([0-9]{1,20})(?: ([0-9]{1,20}))?"
+            + rb" ([0-9]{1,20})(?: ([0-9]{1,20}))?+"
             rb"((?: ("
             + fns
             + rb")(?: (NIL|\("
@@ -318,7 +330,7 @@ def _fast_patterns(escapes: bool) -> FastPatterns:
             + flang
             + rb")(?: ("
             + fns
-            + rb"))?)?)?)?)\)"
+            + rb"))?+)?+)?+)?+)\)"
         ),
         # the end of body-type-mpart: SP media-subtype [SP body-ext-mpart]
         # ")", body-ext-mpart up to body-fld-loc: groups 1 subtype (content),
@@ -339,7 +351,7 @@ def _fast_patterns(escapes: bool) -> FastPatterns:
             + flang
             + rb")(?: "
             + fns
-            + rb")?)?)?))?\)"
+            + rb")?+)?+)?+))?+\)"
         ),
         # that rest read apart: 1 disposition, 2 language, 3 location
         mpart_ext=re.compile(rb" (" + fdsp + rb")(?: (" + flang + rb")(?: (" + fns + rb"))?)?\Z"),

@@ -127,6 +127,22 @@ FALLBACK = [
     b"* 1 FETCH (RFC822.SIZE 9999999999999999999)",  # above 2**63
     b'* 1 FETCH (INTERNALDATE "31-Feb-2024 01:02:03 +0000")',  # no such day
     b'* 1 FETCH (BODY ("TEXT" "PLAIN" NIL NIL NIL "7BIT" 1))',  # text without lines
+    # a backslash that is no escape, in each kind of string the escape-free
+    # patterns read (their strings take any octet but the quote, and the
+    # message is refused afterwards), before and after FLAGS' backslashes
+    b'* 1 FETCH (ENVELOPE ("d" "a\\b" NIL NIL NIL NIL NIL NIL NIL "<m>") FLAGS (\\Seen))',
+    b'* 1 FETCH (FLAGS (\\Seen) ENVELOPE ("d" "s" (("N" NIL "u\\" "h")) NIL NIL NIL NIL'
+    b' NIL NIL "<m>"))',
+    b'* 1 FETCH (FLAGS (\\Seen) BODYSTRUCTURE ("TEXT" "PLAIN" ("NAME" "a\\b") NIL NIL "7BIT"'
+    b" 1 2))",
+    b'* 1 FETCH (BODYSTRUCTURE ("TEXT" "PLAIN" NIL NIL NIL "7BIT" 1 2 NIL ("INLINE" NIL) "\\"))',
+    # read without escapes, a string that ends at an escaped quote (and an
+    # envelope of ten fields); read with them, no envelope
+    b'* 1 FETCH (ENVELOPE ("d" "a\\" NIL NIL NIL NIL NIL NIL NIL "<m>"))',
+    # CR, LF and NUL in a string (a message not from our framer)
+    b'* 1 FETCH (ENVELOPE ("d" "a\rb" NIL NIL NIL NIL NIL NIL NIL "<m>"))',
+    b'* 1 FETCH (ENVELOPE ("d" "a\nb" NIL NIL NIL NIL NIL NIL NIL "<m>"))',
+    b'* 1 FETCH (BODYSTRUCTURE ("TEXT" "PLAIN" NIL NIL "a\x00" "7BIT" 1 2))',
 ]
 
 
