@@ -90,12 +90,14 @@ class _Matchers:
         "leaf_re",
         "mpart_ext",
         "pair",
+        "prefix",
         "quoted",
         "tail",
     )
 
     def __init__(self, p: FastPatterns) -> None:
         self.item = p.item.match
+        self.prefix = p.prefix.match
         self.leaf = p.body_leaf.match
         self.leaf_re = p.body_leaf
         self.tail = p.body_tail.match
@@ -200,6 +202,15 @@ def _addresses(g: Sequence[Any], k: int, p: _Matchers) -> tuple[Address, ...] | 
         return (first,)
     new = _new_address
     return (first, *[new(*m.groups()) for m in p.address(rest)])
+
+
+def _number(raw: bytes) -> int:
+    """A 63-bit number (RFC822.SIZE, MODSEQ, X-GM-MSGID, X-GM-THRID); a
+    larger one is for the generic path, which says what is wrong."""
+    n = int(raw)
+    if n >= 2**63:
+        raise _Fallback
+    return n
 
 
 def _internaldate(m: Any) -> _dt.datetime:
@@ -548,7 +559,37 @@ def _read(seq: int, line: bytes, start: int, max_depth: int, escaped: bool) -> F
     p = _ESCAPED if escaped else _PLAIN
     match_item = p.item
     try:
-        while True:
+        # the items in the usual order, in one call (see _grammar; it
+        # matches anywhere, if only the empty string); the loop below reads
+        # what follows them, in any order
+        head = p.prefix(line, pos)
+        if head is not None and head.end() != pos:
+            raw_uid, raw_flags, raw_size, raw_modseq, raw_msgid, raw_thrid = head.group(
+                1, 2, 11, 12, 13, 14
+            )
+            if raw_uid is not None:
+                uid = int(raw_uid)
+            if raw_flags is not None:
+                flags = _flags(raw_flags)
+                flags_at, flags_end = head.span(2)
+            if head.start(3) >= 0:
+                internaldate = _internaldate(head)
+            if raw_size is not None:
+                size = _number(raw_size)
+            if raw_modseq is not None:
+                modseq = _number(raw_modseq)
+            if raw_msgid is not None:
+                msgid = _number(raw_msgid)
+            if raw_thrid is not None:
+                thrid = _number(raw_thrid)
+            if head.start(15) >= 0:
+                envelope = _new_deferred(_DeferredEnvelope, (head, p, escaped))
+            pos = head.end()
+            # each item ends with a space, or the last before ")"
+            last = line[pos - 1] != 32
+        else:
+            last = False
+        while not last:
             m = match_item(line, pos)
             if m is None:
                 return None
@@ -557,7 +598,7 @@ def _read(seq: int, line: bytes, start: int, max_depth: int, escaped: bool) -> F
                 uid = int(m.group(1))
             elif idx == 2:
                 flags = _flags(m.group(2))
-                flags_at, flags_end = m.span()
+                flags_at, flags_end = m.span(2)
             elif idx == 3:
                 internaldate = _internaldate(m)
             elif idx == 15:
@@ -571,9 +612,7 @@ def _read(seq: int, line: bytes, start: int, max_depth: int, escaped: bool) -> F
                     body = part
                 m = None
             else:
-                n = int(m.group(idx))  # type: ignore[arg-type]
-                if n >= 2**63:
-                    return None
+                n = _number(m.group(idx))  # type: ignore[arg-type]
                 if idx == 11:
                     size = n
                 elif idx == 12:
@@ -588,8 +627,10 @@ def _read(seq: int, line: bytes, start: int, max_depth: int, escaped: bool) -> F
             if c == b" ":
                 pos += 1
                 continue
-            if c == b")" and (pos + 1 == end or line[pos + 1 :] == b" "):
-                break
+            if c != b")":
+                return None
+            break
+        if pos + 1 != end and line[pos + 1 :] != b" ":
             return None
     except (_Fallback, RemoteProtocolError, ValueError, RecursionError):
         # the generic path reads it, or raises the error with its message

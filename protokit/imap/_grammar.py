@@ -203,6 +203,7 @@ class FastPatterns(NamedTuple):
     :func:`_fast_patterns`)."""
 
     item: re.Pattern[bytes]
+    prefix: re.Pattern[bytes]
     address: re.Pattern[bytes]
     pair: re.Pattern[bytes]
     quoted: re.Pattern[bytes]
@@ -266,26 +267,35 @@ def _fast_patterns(escapes: bool) -> FastPatterns:
         rb"(ENVELOPE \(" + fnsc + rb" " + fnsc + rb" " + rb" ".join([falist] * 6)
         + rb" " + fnsc + rb" " + fnsc + rb"\))"
     )  # fmt: skip
+    # msg-att items as servers send them: groups 1 UID, 2 FLAGS (its
+    # content), 3 INTERNALDATE (the whole item, so that it is the match's
+    # lastindex; 4-10 day, month, year, hour, minute, second, zone as
+    # DATE_TIME reads them), 11 RFC822.SIZE, 12 MODSEQ, 13 X-GM-MSGID,
+    # 14 X-GM-THRID, 15 ENVELOPE (the whole item; 16-55 its fields: date and
+    # subject as content, six address lists of six groups each, in-reply-to
+    # and message-id as content)
+    items = [
+        rb"UID ([0-9]{1,10})",
+        rb"FLAGS \(((?:\\?[!#$&'+,\-./0-9:;<=>?@A-Z^_`a-z|}~]{1,256}+"
+        rb"(?: \\?[!#$&'+,\-./0-9:;<=>?@A-Z^_`a-z|}~]{1,256}+){0,1000}+)?)\)",
+        rb'(INTERNALDATE "( ?[0-9]{1,2})-([A-Za-z]{3})-([0-9]{4}) '
+        rb'([0-9]{2}):([0-9]{2}):([0-9]{2}) ([+-][0-9]{4})")',
+        rb"RFC822\.SIZE ([0-9]{1,19})",
+        rb"MODSEQ \(([0-9]{1,19})\)",
+        rb"X-GM-MSGID ([0-9]{1,19})",
+        rb"X-GM-THRID ([0-9]{1,19})",
+        fenv,
+    ]
     return FastPatterns(
-        # Groups: 1 UID, 2 FLAGS, 3 INTERNALDATE (the whole item, so that it
-        # is the match's lastindex; 4-10 day, month, year, hour, minute,
-        # second, zone as DATE_TIME reads them), 11 RFC822.SIZE, 12 MODSEQ,
-        # 13 X-GM-MSGID, 14 X-GM-THRID, 15 ENVELOPE (the whole item; 16-55
-        # its fields: date and subject as content, six address lists of six
-        # groups each, in-reply-to and message-id as content),
-        # 56 BODYSTRUCTURE, 57 BODY.
-        item=re.compile(
-            rb"(?:UID ([0-9]{1,10})"
-            rb"|FLAGS \(((?:\\?[!#$&'+,\-./0-9:;<=>?@A-Z^_`a-z|}~]{1,256}+"
-            rb"(?: \\?[!#$&'+,\-./0-9:;<=>?@A-Z^_`a-z|}~]{1,256}+){0,1000}+)?)\)"
-            rb'|(INTERNALDATE "( ?[0-9]{1,2})-([A-Za-z]{3})-([0-9]{4}) '
-            rb'([0-9]{2}):([0-9]{2}):([0-9]{2}) ([+-][0-9]{4})")'
-            rb"|RFC822\.SIZE ([0-9]{1,19})"
-            rb"|MODSEQ \(([0-9]{1,19})\)"
-            rb"|X-GM-MSGID ([0-9]{1,19})"
-            rb"|X-GM-THRID ([0-9]{1,19})"
-            rb"|" + fenv + rb"|(BODYSTRUCTURE) (?=\()|(BODY) (?=\())"
-        ),
+        # one item: the groups above, then 56 BODYSTRUCTURE, 57 BODY (before
+        # the body's own "(")
+        item=re.compile(rb"(?:" + rb"|".join(items) + rb"|(BODYSTRUCTURE) (?=\()|(BODY) (?=\())"),
+        # the same items in this order, each there or not, each followed by
+        # a space or by the closing ")" (not taken): most servers send the
+        # items of a FETCH in this order, and one call reads them all (the
+        # groups are numbered as in ``item``).  Each item starts with its
+        # name, so none can take the text of the next: possessive.
+        prefix=re.compile(rb"".join(rb"(?:" + i + rb"(?: |(?=\))))?+" for i in items)),
         # one address of a list: name, adl, mailbox, host as content / None
         address=re.compile(rb"\(" + fnsc + rb" " + fnsc + rb" " + fnsc + rb" " + fnsc + rb"\)"),
         # body-fld-param's pairs, as content

@@ -83,6 +83,12 @@ UNUSUAL = [
     # multipart
     b'* 1 FETCH (BODYSTRUCTURE (("APPLICATION" "PDF" ("NAME" "r\\"1.pdf") NIL NIL "BASE64" 3'
     b' NIL ("ATTACHMENT" ("FILENAME" "r\\\\1.pdf")) NIL "loc") "MIXED" ("BOUNDARY" "a\\"b")))',
+    # items out of the usual order (read one at a time after the first
+    # ones, which are read together), and the last of them before ")"
+    b'* 1 FETCH (RFC822.SIZE 4 UID 5 ENVELOPE (NIL NIL NIL NIL NIL NIL NIL NIL NIL NIL)'
+    b' FLAGS (\\Seen) INTERNALDATE "01-Jan-2024 00:00:00 +0000")',
+    b"* 1 FETCH (UID 5 X-GM-MSGID 3 X-GM-THRID 4 MODSEQ (7))",
+    b"* 1 FETCH (UID 5 FLAGS (\\Seen))",
     # the only escape in the last string: the escape-free patterns read every
     # item before it, then fail, and the message is read again with escapes
     b'* 1 FETCH (UID 7 FLAGS (\\Seen) ENVELOPE ("d" "s" NIL NIL NIL NIL NIL NIL NIL "<m>")'
@@ -124,6 +130,8 @@ FALLBACK = [
     b"* 1 FETCH (UID 5 X-NEW 1)",  # unknown item
     b"* 1 FETCH (FLAGS (NIL))",  # NIL is no flag: the generic path says so
     b"* 1 FETCH (FLAGS (\\Seen  \\Answered))",
+    b"* 1 FETCH (UID 5 )",  # a space before ")"
+    b"* 1 FETCH (UID 5 FLAGS (\\Seen) RFC822.SIZE 9999999999999999999)",
     b"* 1 FETCH (RFC822.SIZE 9999999999999999999)",  # above 2**63
     b'* 1 FETCH (INTERNALDATE "31-Feb-2024 01:02:03 +0000")',  # no such day
     b'* 1 FETCH (BODY ("TEXT" "PLAIN" NIL NIL NIL "7BIT" 1))',  # text without lines
