@@ -341,12 +341,9 @@ def _check_body(line: bytes, pos: int, max_depth: int, p: _Matchers) -> tuple[in
             ops.append(None)
             pos += 1
             continue
+        # (the pattern refuses a MESSAGE part, and lines but in TEXT)
         m = match_leaf(line, pos)
         if m is None:
-            raise _Fallback
-        mtype, lines = m.group(1, 10)
-        upper = mtype.upper()
-        if upper == b"MESSAGE" or (upper == b"TEXT") != (lines is not None):
             raise _Fallback
         ops.append(m)
         pos = m.end()
@@ -377,6 +374,7 @@ def _build_body(ops: list[Any], p: _Matchers) -> Any:
         if m.re is leaf_re:
             # see _grammar for the groups
             (
+                _text,
                 mtype,
                 subtype,
                 key,

@@ -305,20 +305,23 @@ def _fast_patterns(escapes: bool) -> FastPatterns:
         # params raw
         dsp=re.compile(rb"\(" + fqc + rb" (" + fparams + rb")\)\Z"),
         # body-type-basic / body-type-text with body-ext-1part up to
-        # body-fld-loc: groups 1 type, 2 subtype (content), 3-4 the key and
-        # value of a body-fld-param of one pair (content), 5 any other
-        # body-fld-param (NIL, or two pairs and more; raw), 6 id,
-        # 7 description, 8 encoding (content), 9 size, 10 lines, 11 the
-        # extension data, raw (often one of a few constants such as
-        # " NIL NIL NIL NIL"), and its parts: 12 md5 (raw), 13 disposition
-        # (raw), 14 its type (content), 15-16 its parameters' one pair
-        # (content), 17 its other parameters (raw), 18 language (raw),
-        # 19 location (raw).  All in one call: a multipart's boundary and an
+        # body-fld-loc: groups 1 'TEXT"' for a text part, 2 type, 3 subtype
+        # (content), 4-5 the key and value of a body-fld-param of one pair
+        # (content), 6 any other body-fld-param (NIL, or two pairs and more;
+        # raw), 7 id, 8 description, 9 encoding (content), 10 size, 11 lines,
+        # 12 the extension data, raw (often one of a few constants such as
+        # " NIL NIL NIL NIL"), and its parts: 13 md5 (raw), 14 disposition
+        # (raw), 15 its type (content), 16-17 its parameters' one pair
+        # (content), 18 its other parameters (raw), 19 language (raw),
+        # 20 location (raw).  All in one call: a multipart's boundary and an
         # attachment's file name differ in every message, so a cache of
         # parameter lists read apart would miss on them.
         body_leaf=re.compile(
-            rb"\("
-            + fqc
+            # a type of "MESSAGE" (message/rfc822 and the like) is for the
+            # generic path; one of "TEXT" (any case) is noted by group 1
+            # and must have the lines that no other type has
+            rb'\("(?!(?i:MESSAGE)")(?=((?i:TEXT)")?)'
+            + fqc[1:]
             + rb" "
             + fqc
             + rb" "
@@ -329,7 +332,7 @@ def _fast_patterns(escapes: bool) -> FastPatterns:
             + fnsc
             + rb" "
             + fqc
-            + rb" ([0-9]{1,20})(?: ([0-9]{1,20}))?+"
+            + rb" ([0-9]{1,20})(?(1) ([0-9]{1,20}))"
             rb"((?: ("
             + fns
             + rb")(?: (NIL|\("
