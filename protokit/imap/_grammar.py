@@ -136,6 +136,9 @@ RESPONSE_START: Final = re.compile(
     rb"|(\*) ([0-9]{1,10} )?([A-Za-z][A-Za-z0-9.\-]{0,63})(?: |\Z)"
     rb"|([!#$&',\-./0-9:;<=>?@A-Z\[\]^_`a-z|}~]{1,256}) ([A-Za-z]{2,3})(?: |\Z))"
 )
+# what RESPONSE_START matches for a numbered FETCH as servers write it
+# (the same number and the same end)
+FETCH_START: Final = re.compile(rb"\* ([0-9]{1,10}) FETCH (?=\()")
 
 # resp-text       = ["[" resp-text-code "]" SP] [text]
 # resp-text-code  = atom [SP 1*<any TEXT-CHAR except "]">] / ...

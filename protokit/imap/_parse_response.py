@@ -9,7 +9,7 @@ from ..errors import LocalProtocolError, RemoteProtocolError
 from ._body import build_body, build_envelope
 from ._fastfetch import fast_fetch
 from ._fetch import build_fetch
-from ._grammar import ATOM, RESP_CODE, RESPONSE_START, TEXT
+from ._grammar import ATOM, FETCH_START, RESP_CODE, RESPONSE_START, TEXT
 from ._responses import (
     Capability,
     ContinuationRequest,
@@ -401,6 +401,16 @@ def _parse(fragments: Sequence[Any], utf8: bool, max_depth: int) -> Response:
     line = fragments[0] if fragments else None
     if not isinstance(line, bytes):
         raise RemoteProtocolError("empty response")
+    m = FETCH_START.match(line)
+    if m is not None:
+        # the FETCH below as servers send it (most of a mailbox's traffic),
+        # without reading the response name in general
+        n = int(m.group(1))
+        pos = m.end()
+        fast = fast_fetch(n, fragments, pos, max_depth)
+        if fast is not None:
+            return fast
+        return build_fetch(n, tokenize(fragments, pos, max_depth=max_depth), utf8)
     m = RESPONSE_START.match(line)
     if m is None:
         raise RemoteProtocolError("not an IMAP response")

@@ -251,6 +251,35 @@ def test_fetch_every_simple_item() -> None:
     )
 
 
+@pytest.mark.parametrize(
+    ("line", "seq"),
+    [
+        (b"* 12 FETCH (UID 7)\r\n", 12),  # as servers write it
+        (b"* 012 FETCH (UID 7)\r\n", 12),  # a leading zero
+        (b"* 12 fetch (UID 7)\r\n", 12),  # the name in another case
+        (b"* 12 Fetch (uid 7)\r\n", 12),
+        (b"* 4294967295 FETCH (UID 7)\r\n", 2**32 - 1),
+    ],
+)
+def test_fetch_numbered_however_written(line: bytes, seq: int) -> None:
+    assert p(line) == Fetch(seq=seq, uid=7)
+
+
+@pytest.mark.parametrize(
+    ("line", "error"),
+    [
+        (b"* 0 FETCH (UID 7)\r\n", "invalid FETCH response"),
+        (b"* 12 FETCH ()\r\n", "invalid FETCH response"),
+        (b"* 12 FETCH  (UID 7)\r\n", "unexpected space"),
+        (b"* 12 FETCH UID 7\r\n", "invalid FETCH response"),
+        (b"* 12345678901 FETCH (UID 7)\r\n", "not an IMAP response"),
+    ],
+)
+def test_fetch_bad_start(line: bytes, error: str) -> None:
+    with pytest.raises(RemoteProtocolError, match=f"^{error}$"):
+        p(line)
+
+
 def test_fetch_sections_and_binary() -> None:
     r = p(
         b"* 1 FETCH (BODY[HEADER.FIELDS (From To)]<0> {5}\r\nab\r\nc BODY[1.2.MIME] NIL"
