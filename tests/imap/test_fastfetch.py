@@ -85,7 +85,7 @@ UNUSUAL = [
     b' NIL ("ATTACHMENT" ("FILENAME" "r\\\\1.pdf")) NIL "loc") "MIXED" ("BOUNDARY" "a\\"b")))',
     # items out of the usual order (read one at a time after the first
     # ones, which are read together), and the last of them before ")"
-    b'* 1 FETCH (RFC822.SIZE 4 UID 5 ENVELOPE (NIL NIL NIL NIL NIL NIL NIL NIL NIL NIL)'
+    b"* 1 FETCH (RFC822.SIZE 4 UID 5 ENVELOPE (NIL NIL NIL NIL NIL NIL NIL NIL NIL NIL)"
     b' FLAGS (\\Seen) INTERNALDATE "01-Jan-2024 00:00:00 +0000")',
     b"* 1 FETCH (UID 5 X-GM-MSGID 3 X-GM-THRID 4 MODSEQ (7))",
     b"* 1 FETCH (UID 5 FLAGS (\\Seen))",
