@@ -588,39 +588,44 @@ def _read(seq: int, line: bytes, start: int, max_depth: int, escaped: bool) -> F
         else:
             last = False
         while not last:
-            m = match_item(line, pos)
-            if m is None:
-                return None
-            idx = m.lastindex
-            if idx == 1:
-                uid = int(m.group(1))
-            elif idx == 2:
-                flags = _flags(m.group(2))
-                flags_at, flags_end = m.span(2)
-            elif idx == 3:
-                internaldate = _internaldate(m)
-            elif idx == 15:
-                envelope = _new_deferred(_DeferredEnvelope, (m, p, escaped))
-            elif idx == 56 or idx == 57:
-                pos, ops = _check_body(line, m.end(), max_depth, p)
-                part = _new_deferred(_DeferredBody, (ops, p, escaped))
-                if idx == 56:
-                    bodystructure = part
-                else:
-                    body = part
-                m = None
+            if line.startswith(b"BODYSTRUCTURE (", pos):
+                # the usual last item, known without trying every other
+                # item's pattern first
+                pos, ops = _check_body(line, pos + 14, max_depth, p)
+                bodystructure = _new_deferred(_DeferredBody, (ops, p, escaped))
             else:
-                n = _number(m.group(idx))  # type: ignore[arg-type]
-                if idx == 11:
-                    size = n
-                elif idx == 12:
-                    modseq = n
-                elif idx == 13:
-                    msgid = n
-                else:
-                    thrid = n
-            if m is not None:
+                m = match_item(line, pos)
+                if m is None:
+                    return None
                 pos = m.end()
+                idx = m.lastindex
+                if idx == 1:
+                    uid = int(m.group(1))
+                elif idx == 2:
+                    flags = _flags(m.group(2))
+                    flags_at, flags_end = m.span(2)
+                elif idx == 3:
+                    internaldate = _internaldate(m)
+                elif idx == 15:
+                    envelope = _new_deferred(_DeferredEnvelope, (m, p, escaped))
+                elif idx == 56 or idx == 57:
+                    # (56, BODYSTRUCTURE, is taken above)
+                    pos, ops = _check_body(line, pos, max_depth, p)
+                    part = _new_deferred(_DeferredBody, (ops, p, escaped))
+                    if idx == 56:  # pragma: no cover
+                        bodystructure = part
+                    else:
+                        body = part
+                else:
+                    n = _number(m.group(idx))  # type: ignore[arg-type]
+                    if idx == 11:
+                        size = n
+                    elif idx == 12:
+                        modseq = n
+                    elif idx == 13:
+                        msgid = n
+                    else:
+                        thrid = n
             c = line[pos : pos + 1]
             if c == b" ":
                 pos += 1
