@@ -141,6 +141,8 @@ _MONTHS: Final = {m.encode(): i + 1 for i, m in enumerate(MONTHS)} | {
 }
 _ZONES: dict[bytes, _dt.tzinfo | None] = {}
 _MONTH_DIGITS: Final = {name: b"%02d" % number for name, number in _MONTHS.items()}
+# "dd-Mon-yyyy" as sent -> "yyyy-mm-ddT"
+_ISO_DATES: dict[str, str] = {}
 _fromisoformat: Final = _dt.datetime.fromisoformat
 
 # body-ext-1part as servers send it for most parts: (md5, disposition,
@@ -215,15 +217,31 @@ def _number(raw: bytes) -> int:
 
 def _internaldate(m: Any) -> _dt.datetime:
     """date-time, read as DATE_TIME reads it (``parse_datetime``)."""
+    # 'INTERNALDATE "dd-Mon-yyyy hh:mm:ss +zzzz"' with a two-digit day is
+    # rebuilt as ISO 8601, which datetime.fromisoformat reads in C; the date's
+    # ISO form comes from a cache (a mailbox's messages share few dates).
+    # What fromisoformat refuses (a day out of range, an offset of 24 hours)
+    # raises ValueError, and the generic path reports it.
+    text = m.group(3).decode("ascii")
+    head = _ISO_DATES.get(text[14:25])
+    if head is None:
+        day, mon, year = m.group(4, 5, 6)
+        digits = _MONTH_DIGITS.get(mon)
+        if digits is None or len(day) != 2 or day[0] == 32:
+            return _internaldate_other(m)
+        # (the key, as any text that equals it, has a two-digit day: the
+        # slices below fall on the same fields)
+        head = (b"%s-%s-%sT" % (year, digits, day)).decode("ascii")
+        if len(_ISO_DATES) >= _CACHE_MAX:
+            _ISO_DATES.clear()
+        _ISO_DATES[text[14:25]] = head
+    return _fromisoformat(head + text[26:34] + text[35:40])
+
+
+def _internaldate_other(m: Any) -> _dt.datetime:
+    """date-time with a one-digit or space-padded day, or a month in
+    another case."""
     day, mon, year, hh, mm, ss, zone = m.group(4, 5, 6, 7, 8, 9, 10)
-    digits = _MONTH_DIGITS.get(mon)
-    if digits is not None and len(day) == 2 and day[0] != 32:
-        # as ISO 8601, which datetime.fromisoformat reads in C (half the
-        # cost of six int() calls and the constructor); what it refuses (a
-        # day out of range, an offset of 24 hours) raises ValueError, and
-        # the generic path reports it
-        iso = b"%s-%s-%sT%s:%s:%s%s" % (year, digits, day, hh, mm, ss, zone)
-        return _fromisoformat(iso.decode("ascii"))
     month = _MONTHS.get(mon)
     tz = _ZONES.get(zone)
     if month is None or tz is None:

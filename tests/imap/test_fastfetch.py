@@ -192,15 +192,20 @@ def test_mutated_fetches_agree(base: bytes, data: Any) -> None:
 
 
 # INTERNALDATE as the fast path reads it (ISO 8601 through
-# datetime.fromisoformat when the day has two digits) against DATE_TIME's
-# reading: the same instant, or the generic path's error
+# datetime.fromisoformat when the day has two digits, the date's ISO form
+# cached: the cases run in order in one process, so most dates after the
+# first 16-Mar-2024 take the cache, and the one-digit and space-padded forms
+# of 5-Dec-1999 follow its two-digit form) against DATE_TIME's reading: the
+# same instant, or the generic path's error
 @pytest.mark.parametrize(
     "date",
     [
         b"16-Mar-2024 11:26:22 +0100",
         b"05-Dec-1999 00:00:00 -0000",
         b" 5-Dec-1999 23:59:59 +0000",
+        b"5-Dec-1999 23:59:59 +0000",
         b"29-Feb-2024 12:00:00 -1230",
+        b"16-mar-2024 11:26:22 +0100",
         b"16-MAR-2024 11:26:22 +0100",
         b"16-Mar-2024 11:26:22 +0060",
         b"16-Mar-2024 11:26:22 +0099",
