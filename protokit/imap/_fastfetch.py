@@ -253,18 +253,21 @@ def _internaldate_other(m: Any) -> _dt.datetime:
     return _dt.datetime(int(year), month, int(day), int(hh), int(mm), int(ss), tzinfo=tz)
 
 
-def _envelope(g: Sequence[Any], p: _Matchers) -> Envelope:
-    # g: the item pattern's groups (one call for all, cheaper than naming
+def _envelope(deferred: tuple[Any, ...]) -> Envelope:
+    """``_DeferredEnvelope.build``."""
+    m, p, escaped = deferred
+    # the item pattern's groups (one call for all, cheaper than naming
     # the 40 of the envelope), from index 15: date, subject, six address
     # lists of six groups each (from, sender, reply-to, to, cc, bcc),
     # in-reply-to, message-id
+    g = m.groups()
     raw_from = g[17]
     from_ = _addresses(g, 17, p)
     # sender and reply-to are usually the very text of from: the same
     # (immutable) tuple is shared
     sender = from_ if g[23] == raw_from else _addresses(g, 23, p)
     reply_to = from_ if g[29] == raw_from else _addresses(g, 29, p)
-    return _new_envelope(
+    env = _new_envelope(
         g[15],
         g[16],
         from_,
@@ -276,6 +279,7 @@ def _envelope(g: Sequence[Any], p: _Matchers) -> Envelope:
         g[53],
         g[54],
     )
+    return _unescaped(env) if escaped else env
 
 
 def _params(raw: bytes, p: _Matchers) -> tuple[tuple[bytes, bytes], ...] | None:
@@ -312,23 +316,32 @@ def _language(raw: bytes | None, p: _Matchers) -> tuple[bytes, ...] | None:
     return (raw[1:-1],)
 
 
-def _leaf_ext(*groups: Any, p: _Matchers) -> tuple[Any, ...]:
+def _leaf_ext(
+    md5: bytes | None,
+    dsp: bytes | None,
+    dsp_type: bytes | None,
+    key: bytes | None,
+    value: bytes | None,
+    dsp_params: bytes | None,
+    lang: bytes | None,
+    loc: bytes | None,
+    p: _Matchers,
+) -> tuple[Any, ...]:
     """body-ext-1part up to the location, from the groups the leaf pattern
     read it into (see ``_grammar``; ``None`` where a group took no part):
     (md5, disposition, language, location, extension_count)."""
-    md5, dsp, dsp_type, key, value, dsp_params, lang, loc = groups
     if dsp is None or dsp == b"NIL":
         disposition = None
     else:
         # the pattern captures a list of one pair as two groups, any other
         # list raw
-        params = ((key, value),) if key is not None else _params(dsp_params, p)
+        params = ((key, value),) if key is not None else _params(dsp_params, p)  # type: ignore[arg-type]
         disposition = _new_disposition(dsp_type, params)
     return (
-        _raw_nstring(md5),
+        None if md5 is None or md5 == b"NIL" else md5[1:-1],
         disposition,
-        _language(lang, p),
-        _raw_nstring(loc),
+        None if lang is None or lang == b"NIL" else _language(lang, p),
+        None if loc is None or loc == b"NIL" else loc[1:-1],
         4 - (dsp is None) - (lang is None) - (loc is None),
     )
 
@@ -378,9 +391,10 @@ def _check_body(line: bytes, pos: int, max_depth: int, p: _Matchers) -> tuple[in
             pos = t.end()
 
 
-def _build_body(ops: list[Any], p: _Matchers) -> Any:
+def _build_body(deferred: tuple[Any, ...]) -> Any:
     """The body structure :func:`_check_body` read, built from its matches
-    with an explicit stack for the multiparts."""
+    with an explicit stack for the multiparts: ``_DeferredBody.build``."""
+    ops, p, escaped = deferred
     stack: list[list[Any]] = [[]]
     leaf_ext = _LEAF_EXT
     new_single = _new_single
@@ -415,7 +429,7 @@ def _build_body(ops: list[Any], p: _Matchers) -> Any:
             ) = m.groups()
             ext = leaf_ext.get(raw_ext)
             if ext is None:
-                ext = _leaf_ext(md5, dsp, dsp_type, dsp_key, dsp_value, dsp_params, lang, loc, p=p)
+                ext = _leaf_ext(md5, dsp, dsp_type, dsp_key, dsp_value, dsp_params, lang, loc, p)
             part: Any = new_single(
                 mtype,
                 subtype,
@@ -453,7 +467,8 @@ def _build_body(ops: list[Any], p: _Matchers) -> Any:
                     ext[3] + 1,
                 )
         stack[-1].append(part)
-    return stack[0][0]
+    part = stack[0][0]
+    return _unescaped(part) if escaped else part
 
 
 class _DeferredBody(Deferred):
@@ -463,9 +478,7 @@ class _DeferredBody(Deferred):
     __slots__ = ()
 
     # (ops, matchers, escaped)
-    def build(self) -> Any:
-        part = _build_body(self[0], self[1])
-        return _unescaped(part) if self[2] else part
+    build = _build_body
 
 
 class _DeferredEnvelope(Deferred):
@@ -475,9 +488,7 @@ class _DeferredEnvelope(Deferred):
     __slots__ = ()
 
     # (match, matchers, escaped)
-    def build(self) -> Any:
-        env = _envelope(self[0].groups(), self[1])
-        return _unescaped(env) if self[2] else env
+    build = _envelope
 
 
 _new_deferred = tuple.__new__
