@@ -194,12 +194,12 @@ def _flags(raw: bytes) -> tuple[Any, ...]:
 
 
 def _addresses(g: Sequence[Any], k: int, p: _Matchers) -> tuple[Address, ...] | None:
-    """The address list at ``g[k:k + 6]``: raw, the first address's fields,
-    the other addresses raw."""
-    if g[k] == b"NIL":
+    """The address list at ``g[k:k + 5]``: the first address's fields, the
+    other addresses raw (``None`` for NIL)."""
+    rest = g[k + 4]
+    if rest is None:
         return None
-    first = _new_address(g[k + 1], g[k + 2], g[k + 3], g[k + 4])
-    rest = g[k + 5]
+    first = _new_address(g[k], g[k + 1], g[k + 2], g[k + 3])
     if not rest:
         return (first,)
     new = _new_address
@@ -257,27 +257,27 @@ def _envelope(deferred: tuple[Any, ...]) -> Envelope:
     """``_DeferredEnvelope.build``."""
     m, p, escaped = deferred
     # the item pattern's groups (one call for all, cheaper than naming
-    # the 40 of the envelope), from index 15: date, subject, six address
-    # lists of six groups each (from, sender, reply-to, to, cc, bcc),
+    # the 34 of the envelope), from index 15: date, subject, six address
+    # lists of five groups each (from, sender, reply-to, to, cc, bcc),
     # in-reply-to, message-id
     g = m.groups()
-    raw_from = g[17]
     from_ = _addresses(g, 17, p)
-    # sender and reply-to are usually the very text of from: the same
-    # (immutable) tuple is shared
-    sender = from_ if g[23] == raw_from else _addresses(g, 23, p)
-    reply_to = from_ if g[29] == raw_from else _addresses(g, 29, p)
+    # sender and reply-to are usually the very text of from (the same
+    # groups, which have the same text): the same (immutable) tuple is shared
+    sent_from = g[17:22]
+    sender = from_ if g[22:27] == sent_from else _addresses(g, 22, p)
+    reply_to = from_ if g[27:32] == sent_from else _addresses(g, 27, p)
     env = _new_envelope(
         g[15],
         g[16],
         from_,
         sender,
         reply_to,
-        None if g[35] == b"NIL" else _addresses(g, 35, p),
-        None if g[41] == b"NIL" else _addresses(g, 41, p),
-        None if g[47] == b"NIL" else _addresses(g, 47, p),
-        g[53],
-        g[54],
+        None if g[36] is None else _addresses(g, 32, p),
+        None if g[41] is None else _addresses(g, 37, p),
+        None if g[46] is None else _addresses(g, 42, p),
+        g[47],
+        g[48],
     )
     return _unescaped(env) if escaped else env
 
@@ -637,11 +637,11 @@ def _read(seq: int, line: bytes, start: int, max_depth: int, escaped: bool) -> F
                     internaldate = _internaldate(m)
                 elif idx == 15:
                     envelope = _new_deferred(_DeferredEnvelope, (m, p, escaped))
-                elif idx == 56 or idx == 57:
-                    # (56, BODYSTRUCTURE, is taken above)
+                elif idx == 50 or idx == 51:
+                    # (50, BODYSTRUCTURE, is taken above)
                     pos, ops = _check_body(line, pos, max_depth, p)
                     part = _new_deferred(_DeferredBody, (ops, p, escaped))
-                    if idx == 56:  # pragma: no cover
+                    if idx == 50:  # pragma: no cover
                         bodystructure = part
                     else:
                         body = part

@@ -247,11 +247,11 @@ def _fast_patterns(escapes: bool) -> FastPatterns:
     fns = rb"(?:NIL|" + fq + rb")"
     fnsc = rb"(?:NIL|" + fqc + rb")"
     faddr = rb"\(" + fns + rb" " + fns + rb" " + fns + rb" " + fns + rb"\)"
-    # an address list: raw (group 1), the fields of its first address as
-    # content (2-5) and the other addresses raw (6; empty for the usual list
-    # of one)
+    # an address list: the fields of its first address as content (groups
+    # 1-4) and the other addresses raw (5; empty for the usual list of one,
+    # None for NIL)
     falist = (
-        rb"(NIL|\(\(" + fnsc + rb" " + fnsc + rb" " + fnsc + rb" " + fnsc
+        rb"(?:NIL|\(\(" + fnsc + rb" " + fnsc + rb" " + fnsc + rb" " + fnsc
         + rb"\)((?:" + faddr + rb"){0,999}+)\))"
     )  # fmt: skip
     fpair = fq + rb" " + fq
@@ -274,8 +274,8 @@ def _fast_patterns(escapes: bool) -> FastPatterns:
     # content), 3 INTERNALDATE (the whole item, so that it is the match's
     # lastindex; 4-10 day, month, year, hour, minute, second, zone as
     # DATE_TIME reads them), 11 RFC822.SIZE, 12 MODSEQ, 13 X-GM-MSGID,
-    # 14 X-GM-THRID, 15 ENVELOPE (the whole item; 16-55 its fields: date and
-    # subject as content, six address lists of six groups each, in-reply-to
+    # 14 X-GM-THRID, 15 ENVELOPE (the whole item; 16-49 its fields: date and
+    # subject as content, six address lists of five groups each, in-reply-to
     # and message-id as content)
     items = [
         rb"UID ([0-9]{1,10})",
@@ -290,7 +290,7 @@ def _fast_patterns(escapes: bool) -> FastPatterns:
         fenv,
     ]
     return FastPatterns(
-        # one item: the groups above, then 56 BODYSTRUCTURE, 57 BODY (before
+        # one item: the groups above, then 50 BODYSTRUCTURE, 51 BODY (before
         # the body's own "(")
         item=re.compile(rb"(?:" + rb"|".join(items) + rb"|(BODYSTRUCTURE) (?=\()|(BODY) (?=\())"),
         # the same items in this order, each there or not, each followed by
