@@ -18,6 +18,11 @@ possible per value:
 * the regexes capture the content of quoted strings and leave NIL's group
   empty, so most captured groups are the final values; quoted-string
   escapes are rare, and undone afterwards only in a response that has any;
+  a response is first read with patterns whose strings take any octet but
+  the quote (the cheapest run for ``re``), and refused by them if it holds
+  CR, LF or NUL, or a backslash outside FLAGS;
+* the items servers send first, in the order they send them, are read by
+  one match (``prefix``), the rest one item at a time;
 * ENVELOPE, BODYSTRUCTURE and BODY are matched in full here (every check
   that can refuse them is made at parse time) but built only on first
   access (``Deferred`` in ``_responses``): a caller that lists UIDs and flags
