@@ -642,14 +642,9 @@ def _read(seq: int, line: bytes, start: int, max_depth: int, escaped: bool) -> F
                     internaldate = _internaldate(m)
                 elif idx == 15:
                     envelope = _new_deferred(_DeferredEnvelope, (m, p, escaped))
-                elif idx == 50 or idx == 51:
-                    # (50, BODYSTRUCTURE, is taken above)
+                elif idx == 50:
                     pos, ops = _check_body(line, pos, max_depth, p)
-                    part = _new_deferred(_DeferredBody, (ops, p, escaped))
-                    if idx == 50:  # pragma: no cover
-                        bodystructure = part
-                    else:
-                        body = part
+                    body = _new_deferred(_DeferredBody, (ops, p, escaped))
                 else:
                     n = _number(m.group(idx))  # type: ignore[arg-type]
                     if idx == 11:

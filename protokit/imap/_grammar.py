@@ -290,9 +290,10 @@ def _fast_patterns(escapes: bool) -> FastPatterns:
         fenv,
     ]
     return FastPatterns(
-        # one item: the groups above, then 50 BODYSTRUCTURE, 51 BODY (before
-        # the body's own "(")
-        item=re.compile(rb"(?:" + rb"|".join(items) + rb"|(BODYSTRUCTURE) (?=\()|(BODY) (?=\())"),
+        # one item: the groups above, then 50 BODY (before the body's own
+        # "("; the fast path knows BODYSTRUCTURE, the usual last item, by
+        # its name alone)
+        item=re.compile(rb"(?:" + rb"|".join(items) + rb"|(BODY) (?=\())"),
         # the same items in this order, each there or not, each followed by
         # a space or by the closing ")" (not taken): most servers send the
         # items of a FETCH in this order, and one call reads them all (the
