@@ -17,6 +17,7 @@ from ._responses import (
     ESearch,
     Exists,
     Expunge,
+    Fetch,
     Flags,
     GenericResponse,
     Id,
@@ -397,20 +398,23 @@ def parse_response(
         raise RemoteProtocolError(f"malformed response ({type(exc).__name__})") from exc
 
 
+def _fetch(n: int, fragments: Sequence[Any], pos: int, utf8: bool, max_depth: int) -> Fetch:
+    """``* n FETCH`` from ``pos``: the fast path, else the generic one."""
+    fast = fast_fetch(n, fragments, pos, max_depth)
+    if fast is not None:
+        return fast
+    return build_fetch(n, tokenize(fragments, pos, max_depth=max_depth), utf8)
+
+
 def _parse(fragments: Sequence[Any], utf8: bool, max_depth: int) -> Response:
     line = fragments[0] if fragments else None
     if not isinstance(line, bytes):
         raise RemoteProtocolError("empty response")
     m = FETCH_START.match(line)
     if m is not None:
-        # the FETCH below as servers send it (most of a mailbox's traffic),
+        # a numbered FETCH as servers send it (most of a mailbox's traffic),
         # without reading the response name in general
-        n = int(m.group(1))
-        pos = m.end()
-        fast = fast_fetch(n, fragments, pos, max_depth)
-        if fast is not None:
-            return fast
-        return build_fetch(n, tokenize(fragments, pos, max_depth=max_depth), utf8)
+        return _fetch(int(m.group(1)), fragments, m.end(), utf8, max_depth)
     m = RESPONSE_START.match(line)
     if m is None:
         raise RemoteProtocolError("not an IMAP response")
@@ -430,10 +434,7 @@ def _parse(fragments: Sequence[Any], utf8: bool, max_depth: int) -> Response:
         if num is not None:
             n = int(num)
             if name == "FETCH":
-                fast = fast_fetch(n, fragments, pos, max_depth)
-                if fast is not None:
-                    return fast
-                return build_fetch(n, tokenize(fragments, pos, max_depth=max_depth), utf8)
+                return _fetch(n, fragments, pos, utf8, max_depth)
             if len(fragments) == 1 and pos >= len(line.rstrip(b" ")):
                 if name == "EXISTS":
                     return parsed(Exists, count=n)
