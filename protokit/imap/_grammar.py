@@ -225,11 +225,11 @@ def _fast_patterns(escapes: bool) -> FastPatterns:
     after a quoted string's plain run is an escape or the closing quote, so
     backtracking into it never finds another match.
 
-    Every repeat and optional part is possessive too: each starts with an
-    octet that cannot follow it (a space or "(" where ")" follows), so
-    giving back what it matched never makes a match, and ``re`` need not
-    save its state for that (which, with this many groups, is most of the
-    cost of a repeat)."""
+    Every repeated or optional group is possessive too: each starts with an
+    octet that cannot follow it (a space, a flag's first octet or "(" where
+    ")" or the end follows), so giving back what it matched never makes a
+    match, and ``re`` need not save its state for that (which, with this
+    many groups, is most of the cost of a repeat)."""
     if escapes:
         fq = rb'"[^"\\\r\n\x00]*(?:\\["\\][^"\\\r\n\x00]*)*+"'
         fqc = rb'"([^"\\\r\n\x00]*(?:\\["\\][^"\\\r\n\x00]*)*+)"'
@@ -280,7 +280,7 @@ def _fast_patterns(escapes: bool) -> FastPatterns:
     items = [
         rb"UID ([0-9]{1,10})",
         rb"FLAGS \(((?:\\?[!#$&'+,\-./0-9:;<=>?@A-Z^_`a-z|}~]{1,256}+"
-        rb"(?: \\?[!#$&'+,\-./0-9:;<=>?@A-Z^_`a-z|}~]{1,256}+){0,1000}+)?)\)",
+        rb"(?: \\?[!#$&'+,\-./0-9:;<=>?@A-Z^_`a-z|}~]{1,256}+){0,1000}+)?+)\)",
         rb'(INTERNALDATE "( ?[0-9]{1,2})-([A-Za-z]{3})-([0-9]{4}) '
         rb'([0-9]{2}):([0-9]{2}):([0-9]{2}) ([+-][0-9]{4})")',
         rb"RFC822\.SIZE ([0-9]{1,19})",
@@ -324,7 +324,7 @@ def _fast_patterns(escapes: bool) -> FastPatterns:
             # a type of "MESSAGE" (message/rfc822 and the like) is for the
             # generic path; one of "TEXT" (any case) is noted by group 1
             # and must have the lines that no other type has
-            rb'\("(?!(?i:MESSAGE)")(?=((?i:TEXT)")?)'
+            rb'\("(?!(?i:MESSAGE)")(?=((?i:TEXT)")?+)'
             + fqc[1:]
             + rb" "
             + fqc
@@ -371,7 +371,9 @@ def _fast_patterns(escapes: bool) -> FastPatterns:
             + rb")?+)?+)?+))?+\)"
         ),
         # that rest read apart: 1 disposition, 2 language, 3 location
-        mpart_ext=re.compile(rb" (" + fdsp + rb")(?: (" + flang + rb")(?: (" + fns + rb"))?)?\Z"),
+        mpart_ext=re.compile(
+            rb" (" + fdsp + rb")(?: (" + flang + rb")(?: (" + fns + rb"))?+)?+\Z"
+        ),
     )
 
 
