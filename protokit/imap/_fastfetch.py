@@ -261,28 +261,25 @@ def _internaldate_other(m: Any) -> _dt.datetime:
 def _envelope(deferred: tuple[Any, ...]) -> Envelope:
     """``_DeferredEnvelope.build``."""
     m, p, escaped = deferred
-    # the item pattern's groups (one call for all, cheaper than naming
-    # the 34 of the envelope), from index 15: date, subject, six address
-    # lists of five groups each (from, sender, reply-to, to, cc, bcc),
+    # the item pattern's groups (one call for all, cheaper than naming the
+    # 37 of the envelope; see _grammar): from index 15 date, subject, from
+    # (raw, unused) and its five groups; for sender and reply-to, a group
+    # set when the list is from's very text (the same value: the same
+    # immutable tuple is shared), then the list's own five; to, cc, bcc;
     # in-reply-to, message-id
     g = m.groups()
-    from_ = _addresses(g, 17, p)
-    # sender and reply-to are usually the very text of from (the same
-    # groups, which have the same text): the same (immutable) tuple is shared
-    sent_from = g[17:22]
-    sender = from_ if g[22:27] == sent_from else _addresses(g, 22, p)
-    reply_to = from_ if g[27:32] == sent_from else _addresses(g, 27, p)
+    from_ = _addresses(g, 18, p)
     env = _new_envelope(
         g[15],
         g[16],
         from_,
-        sender,
-        reply_to,
-        None if g[36] is None else _addresses(g, 32, p),
-        None if g[41] is None else _addresses(g, 37, p),
-        None if g[46] is None else _addresses(g, 42, p),
-        g[47],
-        g[48],
+        from_ if g[23] is not None else _addresses(g, 24, p),
+        from_ if g[29] is not None else _addresses(g, 30, p),
+        None if g[39] is None else _addresses(g, 35, p),
+        None if g[44] is None else _addresses(g, 40, p),
+        None if g[49] is None else _addresses(g, 45, p),
+        g[50],
+        g[51],
     )
     return _unescaped(env) if escaped else env
 
@@ -642,7 +639,7 @@ def _read(seq: int, line: bytes, start: int, max_depth: int, escaped: bool) -> F
                     internaldate = _internaldate(m)
                 elif idx == 15:
                     envelope = _new_deferred(_DeferredEnvelope, (m, p, escaped))
-                elif idx == 50:
+                elif idx == 53:
                     pos, ops = _check_body(line, pos, max_depth, p)
                     body = _new_deferred(_DeferredBody, (ops, p, escaped))
                 else:

@@ -266,17 +266,24 @@ def _fast_patterns(escapes: bool) -> FastPatterns:
     # envelope = "(" env-date SP env-subject SP env-from SP env-sender SP
     #            env-reply-to SP env-to SP env-cc SP env-bcc SP env-in-reply-to SP
     #            env-message-id ")"
+    # sender and reply-to are most often the very text of from: a
+    # backreference matches that (an empty group noting it), and their own
+    # groups are then left unset
+    fsame = rb"(?:(?P=env_from)()|" + falist + rb")"
     fenv = (
-        rb"(ENVELOPE \(" + fnsc + rb" " + fnsc + rb" " + rb" ".join([falist] * 6)
+        rb"(ENVELOPE \(" + fnsc + rb" " + fnsc + rb" (?P<env_from>" + falist + rb") "
+        + fsame + rb" " + fsame + rb" " + rb" ".join([falist] * 3)
         + rb" " + fnsc + rb" " + fnsc + rb"\))"
     )  # fmt: skip
     # msg-att items as servers send them: groups 1 UID, 2 FLAGS (its
     # content), 3 INTERNALDATE (the whole item, so that it is the match's
     # lastindex; 4-10 day, month, year, hour, minute, second, zone as
     # DATE_TIME reads them), 11 RFC822.SIZE, 12 MODSEQ, 13 X-GM-MSGID,
-    # 14 X-GM-THRID, 15 ENVELOPE (the whole item; 16-49 its fields: date and
-    # subject as content, six address lists of five groups each, in-reply-to
-    # and message-id as content)
+    # 14 X-GM-THRID, 15 ENVELOPE (the whole item; 16-52 its fields: 16 date
+    # and 17 subject as content, 18 from (raw) and its five groups, 24 a
+    # sender that is from's text (empty, else unset) and sender's five, the
+    # same for reply-to at 30, to, cc and bcc at 36, 41 and 46, 51
+    # in-reply-to and 52 message-id as content)
     items = [
         rb"UID ([0-9]{1,10})",
         rb"FLAGS \(((?:\\?[!#$&'+,\-./0-9:;<=>?@A-Z^_`a-z|}~]{1,256}+"
@@ -290,7 +297,7 @@ def _fast_patterns(escapes: bool) -> FastPatterns:
         fenv,
     ]
     return FastPatterns(
-        # one item: the groups above, then 50 BODY (before the body's own
+        # one item: the groups above, then 53 BODY (before the body's own
         # "("; the fast path knows BODYSTRUCTURE, the usual last item, by
         # its name alone)
         item=re.compile(rb"(?:" + rb"|".join(items) + rb"|(BODY) (?=\())"),

@@ -62,6 +62,15 @@ COMMON = [
     b' NIL ("INLINE" ("FILENAME" "p.png")) NIL)("AUDIO" "OGG" ("A" "B") NIL NIL "BASE64" 5'
     b' NIL ("ATTACHMENT" NIL) ("EN" "FR") "loc") "MIXED" ("BOUNDARY" "b" "TYPE" "x") NIL NIL'
     b" NIL))",
+    # sender and reply-to: another list than from, from's very text (which
+    # the patterns match by backreference), NIL after a list, a list that
+    # starts with from's text
+    b'* 5 FETCH (ENVELOPE ("d" "s" (("A" NIL "a" "h")) (("S" NIL "s" "h")) (("A" NIL "a" "h"))'
+    b' (("A" NIL "a" "h")("B" NIL "b" "h")) NIL NIL NIL "<m>"))',
+    b'* 6 FETCH (ENVELOPE ("d" "s" (("A" NIL "a" "h")) (("A" NIL "a" "h")) NIL NIL'
+    b' (("A" NIL "a" "h")) NIL NIL "<m>"))',
+    b'* 7 FETCH (ENVELOPE ("d" "s" (("A" NIL "a" "h")) (("A" NIL "a" "h")("B" NIL "b" "h"))'
+    b' (("A" NIL "a" "hh")) NIL NIL NIL NIL "<m>"))',
 ]
 
 
