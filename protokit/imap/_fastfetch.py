@@ -98,6 +98,8 @@ class _Matchers:
         "prefix",
         "quoted",
         "tail",
+        "two",
+        "two_re",
     )
 
     def __init__(self, p: FastPatterns) -> None:
@@ -105,6 +107,8 @@ class _Matchers:
         self.prefix = p.prefix.match
         self.leaf = p.body_leaf.match
         self.leaf_re = p.body_leaf
+        self.two = p.body_two.match
+        self.two_re = p.body_two
         self.tail = p.body_tail.match
         self.address = p.address.finditer
         self.pair = p.pair.findall
@@ -363,21 +367,27 @@ def _check_body(line: bytes, pos: int, max_depth: int, p: _Matchers) -> tuple[in
     a multipart opens.  Raises ``_Fallback`` for what this path does not
     read."""
     match_leaf = p.leaf
+    match_two = p.two
     match_tail = p.tail
     ops: list[Any] = []
     depth = 0
     while True:
         if line[pos + 1 : pos + 2] == b"(":
+            # a multipart
             if depth >= max_depth - 1:
                 raise _Fallback
-            depth += 1
-            ops.append(None)
-            pos += 1
-            continue
-        # (the pattern refuses a MESSAGE part, and lines but in TEXT)
-        m = match_leaf(line, pos)
-        if m is None:
-            raise _Fallback
+            # of two parts that are no multiparts, in one match
+            m = match_two(line, pos)
+            if m is None:
+                depth += 1
+                ops.append(None)
+                pos += 1
+                continue
+        else:
+            # (the pattern refuses a MESSAGE part, and lines but in TEXT)
+            m = match_leaf(line, pos)
+            if m is None:
+                raise _Fallback
         ops.append(m)
         pos = m.end()
         while True:
@@ -398,79 +408,89 @@ def _build_body(deferred: tuple[Any, ...]) -> Any:
     with an explicit stack for the multiparts: ``_DeferredBody.build``."""
     ops, p, escaped = deferred
     stack: list[list[Any]] = [[]]
-    leaf_ext = _LEAF_EXT
-    new_single = _new_single
     leaf_re = p.leaf_re
+    two_re = p.two_re
     for m in ops:
         if m is None:
             stack.append([])
             continue
-        if m.re is leaf_re:
-            # see _grammar for the groups
-            (
-                _text,
-                mtype,
-                subtype,
-                key,
-                value,
-                raw_params,
-                id_,
-                desc,
-                enc,
-                size,
-                lines,
-                raw_ext,
-                md5,
-                dsp,
-                dsp_type,
-                dsp_key,
-                dsp_value,
-                dsp_params,
-                lang,
-                loc,
-            ) = m.groups()
-            ext = leaf_ext.get(raw_ext)
+        r = m.re
+        if r is leaf_re:
+            stack[-1].append(_single(m.groups(), p))
+            continue
+        g = m.groups()
+        if r is two_re:
+            parts: Any = (_single(g[:20], p), _single(g[20:40], p))
+            subtype, raw_params, key, value, rest = g[40:]
+        else:
+            parts = tuple(stack.pop())
+            subtype, raw_params, key, value, rest = g
+        if raw_params is None:
+            part = _new_multi(parts, subtype, None, None, None, None, (), 0)
+        else:
+            ext = _MPART_EXT.get(rest)
             if ext is None:
-                ext = _leaf_ext(md5, dsp, dsp_type, dsp_key, dsp_value, dsp_params, lang, loc, p)
-            part: Any = new_single(
-                mtype,
+                ext = _mpart_ext(rest, p)
+            part = _new_multi(
+                parts,
                 subtype,
                 ((key, value),) if key is not None else _params(raw_params, p),
-                id_,
-                desc,
-                enc,
-                int(size),
-                None,
-                None,
-                None if lines is None else int(lines),
                 ext[0],
                 ext[1],
                 ext[2],
-                ext[3],
                 (),
-                ext[4],
+                ext[3] + 1,
             )
-        else:
-            subtype, raw_params, key, value, rest = m.groups()
-            if raw_params is None:
-                part = _new_multi(tuple(stack.pop()), subtype, None, None, None, None, (), 0)
-            else:
-                ext = _MPART_EXT.get(rest)
-                if ext is None:
-                    ext = _mpart_ext(rest, p)
-                part = _new_multi(
-                    tuple(stack.pop()),
-                    subtype,
-                    ((key, value),) if key is not None else _params(raw_params, p),
-                    ext[0],
-                    ext[1],
-                    ext[2],
-                    (),
-                    ext[3] + 1,
-                )
         stack[-1].append(part)
     part = stack[0][0]
     return _unescaped(part) if escaped else part
+
+
+def _single(g: Sequence[Any], p: _Matchers) -> SinglePart:
+    """A part from the 20 groups of its match (see _grammar's ``fleaf``)."""
+    (
+        _text,
+        mtype,
+        subtype,
+        key,
+        value,
+        raw_params,
+        id_,
+        desc,
+        enc,
+        size,
+        lines,
+        raw_ext,
+        md5,
+        dsp,
+        dsp_type,
+        dsp_key,
+        dsp_value,
+        dsp_params,
+        lang,
+        loc,
+    ) = g
+    ext = _LEAF_EXT.get(raw_ext)
+    if ext is None:
+        ext = _leaf_ext(md5, dsp, dsp_type, dsp_key, dsp_value, dsp_params, lang, loc, p)
+    return _new_single(
+        mtype,
+        subtype,
+        ((key, value),) if key is not None else _params(raw_params, p),
+        id_,
+        desc,
+        enc,
+        int(size),
+        None,
+        None,
+        None if lines is None else int(lines),
+        ext[0],
+        ext[1],
+        ext[2],
+        ext[3],
+        (),
+        ext[4],
+    )
 
 
 class _DeferredBody(Deferred):

@@ -212,6 +212,7 @@ class FastPatterns(NamedTuple):
     quoted: re.Pattern[bytes]
     dsp: re.Pattern[bytes]
     body_leaf: re.Pattern[bytes]
+    body_two: re.Pattern[bytes]
     body_tail: re.Pattern[bytes]
     mpart_ext: re.Pattern[bytes]
 
@@ -296,6 +297,68 @@ def _fast_patterns(escapes: bool) -> FastPatterns:
         rb"X-GM-THRID ([0-9]{1,19})",
         fenv,
     ]
+
+    def fleaf(text: int) -> bytes:
+        """body-type-basic / body-type-text with body-ext-1part up to
+        body-fld-loc, its groups numbered from ``text``: +0 'TEXT"' for a
+        text part, +1 type, +2 subtype (content), +3-4 the key and value of a
+        body-fld-param of one pair (content), +5 any other body-fld-param
+        (NIL, or two pairs and more; raw), +6 id, +7 description, +8
+        encoding (content), +9 size, +10 lines, +11 the extension data, raw
+        (often one of a few constants such as " NIL NIL NIL NIL"), and its
+        parts: +12 md5 (raw), +13 disposition (raw), +14 its type (content),
+        +15-16 its parameters' one pair (content), +17 its other parameters
+        (raw), +18 language (raw), +19 location (raw).  All in one call: a
+        multipart's boundary and an attachment's file name differ in every
+        message, so a cache of parameter lists read apart would miss on
+        them."""
+        return (
+            # a type of "MESSAGE" (message/rfc822 and the like) is for the
+            # generic path; one of "TEXT" (any case) is noted by the first
+            # group and must have the lines that no other type has
+            rb'\("(?!(?i:MESSAGE)")(?=((?i:TEXT)")?+)'
+            + fqc[1:]
+            + rb" "
+            + fqc
+            + rb" "
+            + fparams_1
+            + rb" "
+            + fnsc
+            + rb" "
+            + fnsc
+            + rb" "
+            + fqc
+            + rb" ([0-9]{1,20})(?(%d) ([0-9]{1,20}))" % text
+            + rb"((?: ("
+            + fns
+            + rb")(?: (NIL|\("
+            + fqc
+            + rb" "
+            + fparams_1
+            + rb"\))(?: ("
+            + flang
+            + rb")(?: ("
+            + fns
+            + rb"))?+)?+)?+)?+)\)"
+        )
+
+    ftail = (
+        rb" "
+        + fqc
+        + rb"(?: (\("
+        + fqc
+        + rb" "
+        + fqc
+        + rb"\)|"
+        + fparams_2
+        + rb")((?: (?:"
+        + fdsp
+        + rb")(?: (?:"
+        + flang
+        + rb")(?: "
+        + fns
+        + rb")?+)?+)?+))?+\)"
+    )
     return FastPatterns(
         # one item: the groups above, then 53 BODY (before the body's own
         # "("; the fast path knows BODYSTRUCTURE, the usual last item, by
@@ -316,67 +379,19 @@ def _fast_patterns(escapes: bool) -> FastPatterns:
         # params raw
         dsp=re.compile(rb"\(" + fqc + rb" (" + fparams + rb")\)\Z"),
         # body-type-basic / body-type-text with body-ext-1part up to
-        # body-fld-loc: groups 1 'TEXT"' for a text part, 2 type, 3 subtype
-        # (content), 4-5 the key and value of a body-fld-param of one pair
-        # (content), 6 any other body-fld-param (NIL, or two pairs and more;
-        # raw), 7 id, 8 description, 9 encoding (content), 10 size, 11 lines,
-        # 12 the extension data, raw (often one of a few constants such as
-        # " NIL NIL NIL NIL"), and its parts: 13 md5 (raw), 14 disposition
-        # (raw), 15 its type (content), 16-17 its parameters' one pair
-        # (content), 18 its other parameters (raw), 19 language (raw),
-        # 20 location (raw).  All in one call: a multipart's boundary and an
-        # attachment's file name differ in every message, so a cache of
-        # parameter lists read apart would miss on them.
-        body_leaf=re.compile(
-            # a type of "MESSAGE" (message/rfc822 and the like) is for the
-            # generic path; one of "TEXT" (any case) is noted by group 1
-            # and must have the lines that no other type has
-            rb'\("(?!(?i:MESSAGE)")(?=((?i:TEXT)")?+)'
-            + fqc[1:]
-            + rb" "
-            + fqc
-            + rb" "
-            + fparams_1
-            + rb" "
-            + fnsc
-            + rb" "
-            + fnsc
-            + rb" "
-            + fqc
-            + rb" ([0-9]{1,20})(?(1) ([0-9]{1,20}))"
-            rb"((?: ("
-            + fns
-            + rb")(?: (NIL|\("
-            + fqc
-            + rb" "
-            + fparams_1
-            + rb"\))(?: ("
-            + flang
-            + rb")(?: ("
-            + fns
-            + rb"))?+)?+)?+)?+)\)"
-        ),
+        # body-fld-loc: see ``fleaf``
+        body_leaf=re.compile(fleaf(1)),
+        # a multipart of two such parts (the usual text/plain and text/html
+        # alternative), read in one match instead of three: groups 1-20 and
+        # 21-40 the parts' as in ``body_leaf``, 41-45 the end's as in
+        # ``body_tail``.  Each part is atomic, so that it matches as
+        # ``body_leaf`` would match it alone.
+        body_two=re.compile(rb"\((?>" + fleaf(1) + rb")(?>" + fleaf(21) + rb")" + ftail),
         # the end of body-type-mpart: SP media-subtype [SP body-ext-mpart]
         # ")", body-ext-mpart up to body-fld-loc: groups 1 subtype (content),
         # 2 params (raw), 3-4 the key and value of params of one pair
         # (content), 5 the rest of the extension data (raw)
-        body_tail=re.compile(
-            rb" "
-            + fqc
-            + rb"(?: (\("
-            + fqc
-            + rb" "
-            + fqc
-            + rb"\)|"
-            + fparams_2
-            + rb")((?: (?:"
-            + fdsp
-            + rb")(?: (?:"
-            + flang
-            + rb")(?: "
-            + fns
-            + rb")?+)?+)?+))?+\)"
-        ),
+        body_tail=re.compile(ftail),
         # that rest read apart: 1 disposition, 2 language, 3 location
         mpart_ext=re.compile(
             rb" (" + fdsp + rb")(?: (" + flang + rb")(?: (" + fns + rb"))?+)?+\Z"

@@ -62,6 +62,14 @@ COMMON = [
     b' NIL ("INLINE" ("FILENAME" "p.png")) NIL)("AUDIO" "OGG" ("A" "B") NIL NIL "BASE64" 5'
     b' NIL ("ATTACHMENT" NIL) ("EN" "FR") "loc") "MIXED" ("BOUNDARY" "b" "TYPE" "x") NIL NIL'
     b" NIL))",
+    # multiparts of two parts (read in one match), and of a part and a
+    # multipart or three parts (read one part at a time)
+    b'* 5 FETCH (BODYSTRUCTURE (("TEXT" "PLAIN" NIL NIL NIL "7BIT" 1 2)(("TEXT" "PLAIN" NIL NIL'
+    b' NIL "7BIT" 1 2 NIL NIL NIL NIL)("TEXT" "HTML" ("CHARSET" "UTF-8") NIL NIL "BASE64" 3 4'
+    b' "md5" ("INLINE" NIL) "EN" "loc") "ALTERNATIVE" ("BOUNDARY" "x") NIL NIL NIL)'
+    b' "MIXED" ("BOUNDARY" "y" "TYPE" "z") ("INLINE" ("A" "B")) ("EN" "DE") "l"))',
+    b'* 5 FETCH (BODY (("TEXT" "PLAIN" NIL NIL NIL "7BIT" 1 2)("TEXT" "PLAIN" NIL NIL'
+    b' NIL "7BIT" 1 2)("IMAGE" "PNG" NIL NIL NIL "BASE64" 3) "MIXED"))',
     # sender and reply-to: another list than from, from's very text (which
     # the patterns match by backreference), NIL after a list, a list that
     # starts with from's text
