@@ -373,8 +373,11 @@ def _check_body(line: bytes, pos: int, max_depth: int, p: _Matchers) -> tuple[in
     depth = 0
     while True:
         if line[pos + 1 : pos + 2] == b"(":
-            # a multipart
-            if depth >= max_depth - 1:
+            # a multipart, whose parts' parentheses may reach depth + 5 (the
+            # msg-att list, this multipart, a part, its disposition and that
+            # disposition's parameters): past the limit, the generic path
+            # says what is wrong
+            if depth + 5 > max_depth:
                 raise _Fallback
             # of two parts that are no multiparts, in one match
             m = match_two(line, pos)
@@ -566,7 +569,11 @@ _MAKERS: Final[dict[type, Callable[..., Any]]] = {
 def fast_fetch(seq: int, fragments: Sequence[Any], start: int, max_depth: int) -> Fetch | None:
     """The FETCH at ``fragments`` (msg-att from offset ``start`` of the first
     line), or ``None`` when the generic path must read it."""
-    if seq == 0:
+    # (what the patterns read nests at most 4 deep outside a multipart: the
+    # msg-att list, ENVELOPE, an address list and an address, or a part, its
+    # disposition and that disposition's parameters; _check_body counts a
+    # multipart's)
+    if seq == 0 or max_depth < 4:
         return None
     if len(fragments) == 1:
         line = fragments[0]

@@ -283,3 +283,45 @@ def test_benchmark_corpus_agrees_whole_and_mutated() -> None:
             taken += 1
             assert fast == generic
     assert taken > 500
+
+
+# the deepest shapes the fast path reads: a part whose disposition has
+# parameters (three levels below its own "("), in multiparts nested
+# ``levels`` deep, the innermost of two parts (read in one match) or three
+# (one at a time); an address in an envelope
+_DEEP_PART = b'("TEXT" "PLAIN" NIL NIL NIL "7BIT" 1 2 NIL ("INLINE" ("FILENAME" "a")))'
+_HTML_PART = b'("TEXT" "HTML" NIL NIL NIL "7BIT" 3 4)'
+
+
+def _nested(levels: int, parts: int) -> bytes:
+    body = b"(" + _DEEP_PART + _HTML_PART * (parts - 1) + b' "ALTERNATIVE")'
+    for _ in range(levels):
+        body = b"(" + body + _DEEP_PART + b' "MIXED")'
+    return b"* 1 FETCH (BODYSTRUCTURE " + body + b")"
+
+
+@pytest.mark.parametrize("max_depth", range(1, 11))
+@pytest.mark.parametrize(
+    "line",
+    [
+        b"* 1 FETCH (BODYSTRUCTURE " + _DEEP_PART + b")",
+        b'* 1 FETCH (ENVELOPE (NIL NIL (("N" NIL "m" "h")) NIL NIL NIL NIL NIL NIL NIL))',
+        *[_nested(levels, parts) for levels in range(4) for parts in (2, 3)],
+    ],
+)
+def test_nesting_limit_is_the_generic_paths(line: bytes, max_depth: int) -> None:
+    # each shape nests exactly as deep as the fast path allows for: it reads
+    # the message exactly when the generic path would, and never one that
+    # the generic path refuses as nested too deep
+    start = RESPONSE_START.match(line).end()  # type: ignore[union-attr]
+    fast = fast_fetch(1, (line,), start, max_depth)
+    generic: Any
+    try:
+        generic = build_fetch(1, tokenize((line,), start, max_depth=max_depth), False)
+    except RemoteProtocolError as exc:
+        generic = exc
+    if isinstance(generic, RemoteProtocolError):
+        assert f"nesting deeper than {max_depth}" in str(generic)
+        assert fast is None
+    else:
+        assert fast == generic

@@ -416,6 +416,20 @@ def test_max_depth() -> None:
         parse_response(msg(b"* X " + b"(" * 9 + b")" * 9), max_depth=8)
 
 
+def test_max_depth_holds_for_fetch() -> None:
+    # the FETCH fast path keeps the limit too: an address is 4 deep (msg-att,
+    # ENVELOPE, the list, the address)
+    envelope = b'* 1 FETCH (ENVELOPE (NIL NIL (("N" NIL "m" "h")) NIL NIL NIL NIL NIL NIL NIL))'
+    assert parse_response(msg(envelope), max_depth=4).envelope.from_[0].mailbox == b"m"  # type: ignore[union-attr]
+    with pytest.raises(RemoteProtocolError, match="nesting deeper than 3"):
+        parse_response(msg(envelope), max_depth=3)
+    body = b'* 1 FETCH (BODYSTRUCTURE (("TEXT" "PLAIN" NIL NIL NIL "7BIT" 1 2)("TEXT" "HTML"'
+    body += b' NIL NIL NIL "7BIT" 1 2 NIL ("INLINE" ("FILENAME" "a"))) "ALTERNATIVE"))'
+    assert parse_response(msg(body), max_depth=5).bodystructure.subtype == b"ALTERNATIVE"  # type: ignore[union-attr]
+    with pytest.raises(RemoteProtocolError, match="nesting deeper than 4"):
+        parse_response(msg(body), max_depth=4)
+
+
 def test_lenient_nil_where_a_string_belongs() -> None:
     # LENIENT-NIL-STRING: NIL for body type, subtype, encoding or a parameter
     # reads as an empty string; LENIENT-ATOM-STRING: a bare 7BIT likewise
