@@ -536,7 +536,7 @@ def _inlined(fragments: Sequence[Any]) -> bytes | None:
             return None
         parts.append(line[:brace])
         if FAST_NOT_QUOTABLE.search(lit) is not None:
-            if b"\r" in lit or b"\n" in lit or b"\x00" in lit:
+            if 13 in lit or 10 in lit or 0 in lit:
                 return None
             lit = lit.replace(b"\\", b"\\\\").replace(b'"', b'\\"')
         parts += (b'"', lit, b'"')
@@ -587,7 +587,10 @@ def fast_fetch(seq: int, fragments: Sequence[Any], start: int, max_depth: int) -
     # No pattern takes CR, LF or NUL outside a string, nor inside one in
     # the generic path: the message is not for this path.  (Without them,
     # the escape-free patterns can afford their cheaper strings: _grammar.)
-    if b"\x00" in line or b"\r" in line or b"\n" in line:
+    # (an octet is looked for as an int: bytes' "in" then goes straight to
+    # memchr, where a one-octet bytes is first tried as an int, at the cost
+    # of raising and clearing a TypeError)
+    if 0 in line or 13 in line or 10 in line:
         return None
     # The escape-free patterns first: they match only a message with no
     # quoted-string escape, and most have none.  Looking for one first costs
