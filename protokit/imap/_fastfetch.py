@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import datetime as _dt
 from collections.abc import Callable, Sequence
+from types import MemberDescriptorType
 from typing import Any, Final, TypeVar
 
 from ..errors import RemoteProtocolError
@@ -55,15 +56,33 @@ def maker(cls: type[_T]) -> Callable[..., _T]:
     field positionally, in field order, without validation (the parser's
     path, for values whose every field it has already checked).
 
-    It fills a twin class with the same slots by plain attribute stores and
-    then gives the object its real class: the layouts are identical, so the
-    result is exactly a ``cls`` instance (equal to one built by ``cls(...)``).
+    It fills a twin class by plain slot stores and then gives the object its
+    real class: the layouts are identical, so the result is exactly a
+    ``cls`` instance (equal to one built by ``cls(...)``).  The twin is a
+    subclass of ``cls`` that adds no slot and takes back object's
+    ``__setattr__`` (the switch back to its base is the cheapest that
+    ``__class__`` assignment checks), or, where ``cls`` wraps a slot in a
+    descriptor of its own (Fetch's deferred items), a class beside it with
+    the same slots.
     """
     names = tuple(cls.__dataclass_fields__)  # type: ignore[attr-defined]
     slots = tuple(cls.__slots__)  # type: ignore[attr-defined]
     if sorted(names) != sorted(slots):  # pragma: no cover - a dataclass(slots=True)
         raise TypeError(f"{cls.__name__}: fields and slots differ")
-    twin = type("_" + cls.__name__ + "Twin", (), {"__slots__": slots})
+    twin_name = "_" + cls.__name__ + "Twin"
+    if all(type(cls.__dict__[n]) is MemberDescriptorType for n in slots):
+        twin = type(
+            twin_name,
+            (cls,),
+            {
+                "__slots__": (),
+                "__init__": object.__init__,
+                "__setattr__": object.__setattr__,
+                "__delattr__": object.__delattr__,
+            },
+        )
+    else:
+        twin = type(twin_name, (), {"__slots__": slots})
     args = ", ".join(names)
     body = "".join(f"    o.{n} = {n}\n" for n in names)
     # twin() is cheaper than object.__new__(twin): the type call is one C

@@ -15,8 +15,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from protokit import RemoteProtocolError
-from protokit.imap import Fetch, write_response
-from protokit.imap._fastfetch import fast_fetch
+from protokit.imap import Address, Disposition, Fetch, Flag, write_response
+from protokit.imap._fastfetch import fast_fetch, maker
 from protokit.imap._fetch import build_fetch
 from protokit.imap._grammar import RESPONSE_START
 from protokit.imap._responses import Deferred
@@ -325,3 +325,29 @@ def test_nesting_limit_is_the_generic_paths(line: bytes, max_depth: int) -> None
         assert fast is None
     else:
         assert fast == generic
+
+
+@pytest.mark.parametrize(
+    ("cls", "kwargs"),
+    [
+        (Address, {"name": b"N", "adl": None, "mailbox": b"m", "host": b"h"}),
+        (Disposition, {"type": b"INLINE", "params": ((b"A", b"B"),)}),
+        (Fetch, {"seq": 3, "uid": 9, "flags": (Flag.SEEN,), "envelope": None}),
+    ],
+)
+def test_maker_builds_exactly_the_class(cls: Any, kwargs: dict[str, Any]) -> None:
+    # what the fast path builds is indistinguishable from the class's own
+    # constructor: same type, equal, same hash, frozen, pickled the same
+    expected = cls(**kwargs)
+    values = [getattr(expected, f.name) for f in dataclasses.fields(cls)]
+    made = maker(cls)(*values)
+    assert type(made) is cls
+    assert made == expected
+    assert hash(made) == hash(expected)
+    assert pickle.loads(pickle.dumps(made)) == expected
+    assert not hasattr(made, "__dict__")
+    name = dataclasses.fields(cls)[1].name
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        setattr(made, name, None)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        delattr(made, name)
