@@ -198,7 +198,7 @@ def _literal_or_string(w: Writer, data: Any) -> None:
     if data is None:
         w.raw(b"NIL")
     elif isinstance(data, bytes):
-        w.literal(data) if (b"\r" in data or b"\n" in data or len(data) > 256) else w.string(data)
+        w.literal(data) if (13 in data or 10 in data or len(data) > 256) else w.string(data)
     elif w.check and isinstance(getattr(data, "length", None), int):
         return  # a streamed literal's stand-in: valid, but not writable as bytes
     else:

@@ -498,7 +498,7 @@ class Framer:
                 # (the "in" operator and rpartition below take no keyword
                 # parsing, where each find/rfind call costs about as much as
                 # the rest of a short line's work)
-                if b"\r" in line:
+                if _CR in line:
                     break
                 size = self._size + lf + 1 - pos
                 if size > self.max_message:

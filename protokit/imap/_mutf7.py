@@ -38,7 +38,7 @@ def decode_mutf7(raw: bytes) -> str:
     Strict: a run must decode to whole UTF-16 units with zero padding bits,
     must not encode printable ASCII, and "&" must be followed by a run or "-".
     """
-    if b"&" not in raw:
+    if 38 not in raw:  # "&" (as an int: memchr)
         if not raw.isascii():
             raise ValueError("8-bit byte in a modified UTF-7 name")
         return raw.decode("ascii")

@@ -107,7 +107,7 @@ def mailbox(v: Any, utf8: bool) -> Mailbox:
     valid UTF-8 (servers that send UTF-8 without being asked) is read as
     UTF-8."""
     raw = astring(v, "mailbox")
-    if b"\r" in raw or b"\n" in raw or b"\x00" in raw:
+    if 13 in raw or 10 in raw or 0 in raw:  # CR, LF, NUL (as ints: memchr)
         raise err("mailbox")
     try:
         if utf8:

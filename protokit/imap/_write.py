@@ -66,7 +66,9 @@ class Bare(tuple[Any, ...]):
 
 
 def _quotable(data: bytes, utf8: bool) -> bool:
-    if len(data) > _MAX_QUOTED or b"\r" in data or b"\n" in data or b"\x00" in data:
+    # (octets looked for as ints: bytes' "in" goes straight to memchr, where
+    # a one-octet bytes is first tried as an int, raising a TypeError)
+    if len(data) > _MAX_QUOTED or 13 in data or 10 in data or 0 in data:
         return False
     if data.isascii():
         return True
@@ -120,7 +122,7 @@ class Writer:
         self.parts.append(raw)
 
     def literal(self, data: bytes, binary: bool = False) -> None:
-        if not binary and b"\x00" in data:
+        if not binary and 0 in data:
             raise LocalProtocolError("NUL in a literal that is not binary")
         n = len(data)
         prefix = b"~" if binary else b""
@@ -142,7 +144,7 @@ class Writer:
         if not isinstance(data, bytes):
             raise LocalProtocolError(f"string must be bytes, not {type(data).__name__}")
         if _quotable(data, self.utf8):
-            if b'"' in data or b"\\" in data:
+            if 34 in data or 92 in data:  # a quote or a backslash
                 data = data.replace(b"\\", b"\\\\").replace(b'"', b'\\"')
             self.parts.append(b'"' + data + b'"')
         else:

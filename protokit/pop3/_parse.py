@@ -92,7 +92,7 @@ def parse_command(line: bytes) -> Command:
     keyword = m.group(1).upper().decode("ascii")
     rest = m.group(2)
     if keyword == "PASS":
-        if not rest or b"\x00" in rest:
+        if not rest or 0 in rest:  # NUL
             raise _bad("PASS needs a password")
         return Pass(password=Secret(_text(rest, "password")))
     args = rest.rstrip(b" ").split(b" ") if rest and rest.strip(b" ") else []

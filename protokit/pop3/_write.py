@@ -148,7 +148,7 @@ def write_command(cmd: Command, *, utf8: bool = False) -> bytes:
 
 def _status(status: bytes, text: str, code: str | None) -> bytes:
     raw = text.encode("utf-8")
-    if b"\r" in raw or b"\n" in raw or b"\x00" in raw:
+    if 13 in raw or 10 in raw or 0 in raw:  # CR, LF, NUL (as ints: memchr)
         raise LocalProtocolError("reply text holds CR, LF or NUL")
     if code is not None:
         if not g.RESP_CODE_VALUE.fullmatch(code.encode("ascii", "replace")):
@@ -178,7 +178,7 @@ def multiline(lines: Iterable[bytes]) -> bytes:
     (RFC 1939 section 3), with the terminating "." CRLF."""
     out = []
     for line in lines:
-        if b"\r" in line or b"\n" in line:
+        if 13 in line or 10 in line:  # CR, LF
             raise LocalProtocolError("a reply line holds CR or LF")
         out.append(b"." + line if line.startswith(b".") else line)
     out.append(b".")
