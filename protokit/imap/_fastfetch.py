@@ -61,36 +61,41 @@ def maker(cls: type[_T]) -> Callable[..., _T]:
     ``cls`` instance (equal to one built by ``cls(...)``).  The twin is a
     subclass of ``cls`` that adds no slot and takes back object's
     ``__setattr__`` (the switch back to its base is the cheapest that
-    ``__class__`` assignment checks), or, where ``cls`` wraps a slot in a
-    descriptor of its own (Fetch's deferred items), a class beside it with
-    the same slots.
+    ``__class__`` assignment checks).  Where ``cls`` wraps a slot in a
+    descriptor of its own that keeps the slot's as ``_member`` (Fetch's
+    deferred items), the twin puts the slot's back, so that filling it is a
+    plain store; without one, the twin is a class beside ``cls`` with the
+    same slots.
     """
     names = tuple(cls.__dataclass_fields__)  # type: ignore[attr-defined]
     slots = tuple(cls.__slots__)  # type: ignore[attr-defined]
     if sorted(names) != sorted(slots):  # pragma: no cover - a dataclass(slots=True)
         raise TypeError(f"{cls.__name__}: fields and slots differ")
     twin_name = "_" + cls.__name__ + "Twin"
-    if all(type(cls.__dict__[n]) is MemberDescriptorType for n in slots):
-        twin = type(
-            twin_name,
-            (cls,),
-            {
-                "__slots__": (),
-                "__init__": object.__init__,
-                "__setattr__": object.__setattr__,
-                "__delattr__": object.__delattr__,
-            },
-        )
+    namespace: dict[str, Any] = {
+        "__slots__": (),
+        "__init__": object.__init__,
+        "__setattr__": object.__setattr__,
+        "__delattr__": object.__delattr__,
+    }
+    for n in slots:
+        member = cls.__dict__[n]
+        if type(member) is not MemberDescriptorType:
+            member = getattr(member, "_member", None)
+            if type(member) is not MemberDescriptorType:  # pragma: no cover - none here
+                twin = type(twin_name, (), {"__slots__": slots})
+                break
+            namespace[n] = member
     else:
-        twin = type(twin_name, (), {"__slots__": slots})
+        twin = type(twin_name, (cls,), namespace)
     args = ", ".join(names)
     body = "".join(f"    o.{n} = {n}\n" for n in names)
     # twin() is cheaper than object.__new__(twin): the type call is one C
     # call where object.__new__ goes through a builtin method
     src = f"def make({args}):\n    o = twin()\n{body}    o.__class__ = cls\n    return o\n"
-    namespace: dict[str, Any] = {"twin": twin, "cls": cls}
-    exec(src, namespace)  # noqa: S102 - generated from the dataclass's own field names
-    make: Callable[..., _T] = namespace["make"]
+    scope: dict[str, Any] = {"twin": twin, "cls": cls}
+    exec(src, scope)  # noqa: S102 - generated from the dataclass's own field names
+    make: Callable[..., _T] = scope["make"]
     make.__qualname__ = make.__name__ = f"make_{cls.__name__}"
     return make
 
