@@ -597,7 +597,7 @@ def fast_fetch(seq: int, fragments: Sequence[Any], start: int, max_depth: int) -
     # msg-att list, ENVELOPE, an address list and an address, or a part, its
     # disposition and that disposition's parameters; _check_body counts a
     # multipart's)
-    if seq == 0 or max_depth < 4:
+    if not 0 < seq < 2**32 or max_depth < 4:
         return None
     if len(fragments) == 1:
         line = fragments[0]

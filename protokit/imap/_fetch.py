@@ -163,7 +163,8 @@ def _section_item(d: dict[str, Any], name: str, v: Any) -> bool:
 
 def build_fetch(seq: int, tokens: list[Any], utf8: bool) -> Fetch:
     """msg-att = "(" (msg-att-dynamic / msg-att-static) *(SP ...) ")" """
-    if seq == 0 or len(tokens) != 1 or not isinstance(tokens[0], list):
+    # (nz-number: 1 to 2^32 - 1)
+    if not 0 < seq < 2**32 or len(tokens) != 1 or not isinstance(tokens[0], list):
         raise err("FETCH response")
     items = tokens[0]
     if len(items) % 2 or not items:

@@ -436,14 +436,18 @@ def _parse(fragments: Sequence[Any], utf8: bool, max_depth: int) -> Response:
             if name == "FETCH":
                 return _fetch(n, fragments, pos, utf8, max_depth)
             if len(fragments) == 1 and pos >= len(line.rstrip(b" ")):
-                if name == "EXISTS":
-                    return parsed(Exists, count=n)
+                # number (EXISTS, RECENT): 0 to 2^32 - 1; nz-number
+                # (EXPUNGE): 1 to 2^32 - 1
+                if name == "EXISTS" or name == "RECENT":
+                    if n >= 2**32:
+                        raise err(f"{name} response")
+                    if name == "EXISTS":
+                        return parsed(Exists, count=n)
+                    return parsed(Recent, count=n)
                 if name == "EXPUNGE":
-                    if n == 0:
+                    if not 0 < n < 2**32:
                         raise err("EXPUNGE response")
                     return parsed(Expunge, seq=n)
-                if name == "RECENT":
-                    return parsed(Recent, count=n)
             values = tokenize(fragments, pos, max_depth=max_depth)
             return parsed(GenericResponse, name=name, number=n, values=generic(values))
         if name in _UNTAGGED_STATUS:

@@ -139,17 +139,25 @@ def _mailbox(w: Writer, name: str) -> None:
     w.mailbox(Mailbox(name))
 
 
+def _check_seq(name: str, n: object) -> None:
+    # nz-number: 1 to 2^32 - 1
+    if not isinstance(n, int) or isinstance(n, bool) or not 0 < n < 2**32:
+        raise LocalProtocolError(f"{name} needs a sequence number from 1 to 2^32 - 1, not {n!r}")
+
+
 def _body(w: Writer, r: Any) -> None:
     if isinstance(r, Fetch):
-        if r.seq < 1:
-            raise LocalProtocolError("FETCH needs a positive sequence number")
+        _check_seq("FETCH", r.seq)
         w.raw(b"* %d FETCH " % r.seq)
         write_fetch_items(w, r)
     elif isinstance(r, Exists | Recent):
+        if not isinstance(r.count, int) or isinstance(r.count, bool) or r.count >= 2**32:
+            raise LocalProtocolError(f"a count from 0 to 2^32 - 1: {r.count!r}")
         w.number(r.count)
         w.raw(b" EXISTS" if isinstance(r, Exists) else b" RECENT")
         w.parts.insert(0, b"* ")
     elif isinstance(r, Expunge):
+        _check_seq("EXPUNGE", r.seq)
         w.raw(b"* ")
         w.number(r.seq)
         w.raw(b" EXPUNGE")

@@ -4,6 +4,7 @@ errors are RemoteProtocolError."""
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import pytest
 
@@ -273,6 +274,9 @@ def test_fetch_numbered_however_written(line: bytes, seq: int) -> None:
         (b"* 12 FETCH  (UID 7)\r\n", "unexpected space"),
         (b"* 12 FETCH UID 7\r\n", "invalid FETCH response"),
         (b"* 12345678901 FETCH (UID 7)\r\n", "not an IMAP response"),
+        # nz-number ends at 2^32 - 1
+        (b"* 4294967296 FETCH (UID 7)\r\n", "invalid FETCH response"),
+        (b"* 9999999999 FETCH (UID 7 FLAGS (\\Seen))\r\n", "invalid FETCH response"),
     ],
 )
 def test_fetch_bad_start(line: bytes, error: str) -> None:
@@ -444,3 +448,25 @@ def test_lenient_nil_where_a_string_belongs() -> None:
     assert write_response(r) == (  # type: ignore[arg-type]
         b'* 1 FETCH (BODY ("" "PLAIN" ("CHARSET" "") NIL NIL "7BIT" 5))\r\n'
     )
+
+
+@pytest.mark.parametrize(
+    ("line", "value"),
+    [
+        (b"* 0 EXISTS\r\n", Exists(count=0)),
+        (b"* 4294967295 EXISTS\r\n", Exists(count=2**32 - 1)),
+        (b"* 4294967295 RECENT\r\n", Recent(count=2**32 - 1)),
+        (b"* 4294967295 EXPUNGE\r\n", Expunge(seq=2**32 - 1)),
+        (b"* 4294967296 EXISTS\r\n", "invalid EXISTS response"),
+        (b"* 4294967296 RECENT\r\n", "invalid RECENT response"),
+        (b"* 4294967296 EXPUNGE\r\n", "invalid EXPUNGE response"),
+        (b"* 0 EXPUNGE\r\n", "invalid EXPUNGE response"),
+    ],
+)
+def test_numbers_end_at_two_to_the_32(line: bytes, value: Any) -> None:
+    # number and nz-number are 32-bit: a larger one is refused, not kept
+    if isinstance(value, str):
+        with pytest.raises(RemoteProtocolError, match=f"^{value}$"):
+            p(line)
+    else:
+        assert p(line) == value

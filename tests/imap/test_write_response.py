@@ -139,6 +139,12 @@ INVALID = [
     lambda: Status(tag=None, status="OK", code=ResponseCode(name="X", value=b"a]b"), text="x"),
     lambda: Fetch(seq=1),
     lambda: Fetch(seq=0, uid=1),
+    # message sequence numbers and counts end at 2^32 - 1 (nz-number, number)
+    lambda: Fetch(seq=2**32, uid=1),
+    lambda: Expunge(seq=2**32),
+    lambda: Expunge(seq=0),
+    lambda: Exists(count=2**32),
+    lambda: Recent(count=2**32),
     lambda: Fetch(seq=1, other=(("BAD NAME", None),)),
     lambda: Capability(capabilities=("A B",)),
     lambda: Flags(flags=("\\Se en",)),  # type: ignore[arg-type]
