@@ -497,7 +497,9 @@ class Framer:
                 line = data[pos : lf - 1]
                 # (the "in" operator and rpartition below take no keyword
                 # parsing, where each find/rfind call costs about as much as
-                # the rest of a short line's work)
+                # the rest of a short line's work; "in" is given an int, which
+                # goes straight to memchr, where a one-octet bytes would first
+                # be tried as an int and raise a TypeError)
                 if _CR in line:
                     break
                 size = self._size + lf + 1 - pos
