@@ -168,12 +168,10 @@ _DISPOSITIONS: dict[bytes, Disposition | None] = {b"NIL": None}
 _FLAGS: dict[bytes, tuple[Any, ...]] = {}
 _MISS: Final[Any] = object()
 # INTERNALDATE's months as servers write them (other cases take DATE_TIME's
-# path), and the zones seen
-_MONTHS: Final = {m.encode(): i + 1 for i, m in enumerate(MONTHS)} | {
-    m.upper().encode(): i + 1 for i, m in enumerate(MONTHS)
+# path), as ISO 8601's digits
+_MONTH_DIGITS: Final = {m: f"{i + 1:02d}" for i, m in enumerate(MONTHS)} | {
+    m.upper(): f"{i + 1:02d}" for i, m in enumerate(MONTHS)
 }
-_ZONES: dict[bytes, _dt.tzinfo | None] = {}
-_MONTH_DIGITS: Final = {name: b"%02d" % number for name, number in _MONTHS.items()}
 # "dd-Mon-yyyy" as sent -> "yyyy-mm-ddT"
 _ISO_DATES: dict[str, str] = {}
 _fromisoformat: Final = _dt.datetime.fromisoformat
@@ -250,64 +248,50 @@ def _number(raw: bytes) -> int:
 
 def _internaldate(m: Any) -> _dt.datetime:
     """date-time, read as DATE_TIME reads it (``parse_datetime``)."""
-    # 'INTERNALDATE "dd-Mon-yyyy hh:mm:ss +zzzz"' with a two-digit day is
-    # rebuilt as ISO 8601, which datetime.fromisoformat reads in C; the date's
-    # ISO form comes from a cache (a mailbox's messages share few dates).
-    # What fromisoformat refuses (a day out of range, an offset of 24 hours)
-    # raises ValueError, and the generic path reports it.
+    # 'INTERNALDATE "dd-Mon-yyyy hh:mm:ss +zzzz"' (date-day-fixed: two digits,
+    # or a space and one) is rebuilt as ISO 8601, which
+    # datetime.fromisoformat reads in C; the date's ISO form comes from a
+    # cache (a mailbox's messages share few dates).  What fromisoformat
+    # refuses (a day out of range, an offset of 24 hours) raises ValueError,
+    # and the generic path reports it.  Another form (a one-digit day, a
+    # month in another case) is read by DATE_TIME itself.
     text = m.group(3).decode("ascii")
     head = _ISO_DATES.get(text[14:25])
     if head is None:
-        day, mon, year = m.group(4, 5, 6)
-        digits = _MONTH_DIGITS.get(mon)
-        if digits is None or len(day) != 2 or day[0] == 32:
-            return _internaldate_other(m)
-        # (the key, as any text that equals it, has a two-digit day: the
-        # slices below fall on the same fields)
-        head = (b"%s-%s-%sT" % (year, digits, day)).decode("ascii")
+        # (the key of a one-digit day, "d-Mon-yyyy ", is never one stored)
+        digits = _MONTH_DIGITS.get(text[17:20])
+        if digits is None or len(text) != 41:
+            return datetime(m.group(3)[14:-1])  # raises if invalid
+        day = text[14:16]
+        head = f"{text[21:25]}-{digits}-{'0' + day[1] if day[0] == ' ' else day}T"
         if len(_ISO_DATES) >= _CACHE_MAX:
             _ISO_DATES.clear()
         _ISO_DATES[text[14:25]] = head
     return _fromisoformat(head + text[26:34] + text[35:40])
 
 
-def _internaldate_other(m: Any) -> _dt.datetime:
-    """date-time with a one-digit or space-padded day, or a month in
-    another case."""
-    day, mon, year, hh, mm, ss, zone = m.group(4, 5, 6, 7, 8, 9, 10)
-    month = _MONTHS.get(mon)
-    tz = _ZONES.get(zone)
-    if month is None or tz is None:
-        value = datetime(m.group(3)[14:-1])  # raises if invalid
-        if len(_ZONES) < _CACHE_MAX:
-            _ZONES[zone] = value.tzinfo
-        return value
-    # a day out of range raises ValueError: the generic path reports it
-    return _dt.datetime(int(year), month, int(day), int(hh), int(mm), int(ss), tzinfo=tz)
-
-
 def _envelope(deferred: tuple[Any, ...]) -> Envelope:
     """``_DeferredEnvelope.build``."""
     m, p, escaped = deferred
     # the item pattern's groups (one call for all, cheaper than naming the
-    # 37 of the envelope; see _grammar): from index 15 date, subject, from
+    # 37 of the envelope; see _grammar): from index 8 date, subject, from
     # (raw, unused) and its five groups; for sender and reply-to, a group
     # set when the list is from's very text (the same value: the same
     # immutable tuple is shared), then the list's own five; to, cc, bcc;
     # in-reply-to, message-id
     g = m.groups()
-    from_ = _addresses(g, 18, p)
+    from_ = _addresses(g, 11, p)
     env = _new_envelope(
-        g[15],
-        g[16],
+        g[8],
+        g[9],
         from_,
-        from_ if g[23] is not None else _addresses(g, 24, p),
-        from_ if g[29] is not None else _addresses(g, 30, p),
-        None if g[39] is None else _addresses(g, 35, p),
-        None if g[44] is None else _addresses(g, 40, p),
-        None if g[49] is None else _addresses(g, 45, p),
-        g[50],
-        g[51],
+        from_ if g[16] is not None else _addresses(g, 17, p),
+        from_ if g[22] is not None else _addresses(g, 23, p),
+        None if g[32] is None else _addresses(g, 28, p),
+        None if g[37] is None else _addresses(g, 33, p),
+        None if g[42] is None else _addresses(g, 38, p),
+        g[43],
+        g[44],
     )
     return _unescaped(env) if escaped else env
 
@@ -648,7 +632,7 @@ def _read(seq: int, line: bytes, start: int, max_depth: int, escaped: bool) -> F
         head = p.prefix(line, pos)
         if head is not None and head.end() != pos:
             raw_uid, raw_flags, raw_size, raw_modseq, raw_msgid, raw_thrid = head.group(
-                1, 2, 11, 12, 13, 14
+                1, 2, 4, 5, 6, 7
             )
             if raw_uid is not None:
                 uid = int(raw_uid)
@@ -665,7 +649,7 @@ def _read(seq: int, line: bytes, start: int, max_depth: int, escaped: bool) -> F
                 msgid = _number(raw_msgid)
             if raw_thrid is not None:
                 thrid = _number(raw_thrid)
-            if head.start(15) >= 0:
+            if head.start(8) >= 0:
                 envelope = _new_deferred(_DeferredEnvelope, (head, p, escaped))
             pos = head.end()
             # each item ends with a space, or the last before ")"
@@ -691,18 +675,18 @@ def _read(seq: int, line: bytes, start: int, max_depth: int, escaped: bool) -> F
                     flags_at, flags_end = m.span(2)
                 elif idx == 3:
                     internaldate = _internaldate(m)
-                elif idx == 15:
+                elif idx == 8:
                     envelope = _new_deferred(_DeferredEnvelope, (m, p, escaped))
-                elif idx == 53:
+                elif idx == 46:
                     pos, ops = _check_body(line, pos, max_depth, p)
                     body = _new_deferred(_DeferredBody, (ops, p, escaped))
                 else:
                     n = _number(m.group(idx))  # type: ignore[arg-type]
-                    if idx == 11:
+                    if idx == 4:
                         size = n
-                    elif idx == 12:
+                    elif idx == 5:
                         modseq = n
-                    elif idx == 13:
+                    elif idx == 6:
                         msgid = n
                     else:
                         thrid = n

@@ -277,20 +277,20 @@ def _fast_patterns(escapes: bool) -> FastPatterns:
         + rb" " + fnsc + rb" " + fnsc + rb"\))"
     )  # fmt: skip
     # msg-att items as servers send them: groups 1 UID, 2 FLAGS (its
-    # content), 3 INTERNALDATE (the whole item, so that it is the match's
-    # lastindex; 4-10 day, month, year, hour, minute, second, zone as
-    # DATE_TIME reads them), 11 RFC822.SIZE, 12 MODSEQ, 13 X-GM-MSGID,
-    # 14 X-GM-THRID, 15 ENVELOPE (the whole item; 16-52 its fields: 16 date
-    # and 17 subject as content, 18 from (raw) and its five groups, 24 a
-    # sender that is from's text (empty, else unset) and sender's five, the
-    # same for reply-to at 30, to, cc and bcc at 36, 41 and 46, 51
-    # in-reply-to and 52 message-id as content)
+    # content), 3 INTERNALDATE (the whole item: its fields are sliced from
+    # it), 4 RFC822.SIZE, 5 MODSEQ, 6 X-GM-MSGID, 7 X-GM-THRID, 8 ENVELOPE
+    # (the whole item, so that it is the match's lastindex; 9-45 its fields:
+    # 9 date and 10 subject as content, 11 from (raw) and its five groups, 17
+    # a sender that is from's text (empty, else unset) and sender's five, the
+    # same for reply-to at 23, to, cc and bcc at 29, 34 and 39, 44
+    # in-reply-to and 45 message-id as content).  Every group costs each
+    # groups() call a string: none is kept that the reader does not use.
     items = [
         rb"UID ([0-9]{1,10})",
         rb"FLAGS \(((?:\\?[!#$&'+,\-./0-9:;<=>?@A-Z^_`a-z|}~]{1,256}+"
         rb"(?: \\?[!#$&'+,\-./0-9:;<=>?@A-Z^_`a-z|}~]{1,256}+){0,1000}+)?+)\)",
-        rb'(INTERNALDATE "( ?[0-9]{1,2})-([A-Za-z]{3})-([0-9]{4}) '
-        rb'([0-9]{2}):([0-9]{2}):([0-9]{2}) ([+-][0-9]{4})")',
+        rb'(INTERNALDATE " ?[0-9]{1,2}-[A-Za-z]{3}-[0-9]{4} '
+        rb'[0-9]{2}:[0-9]{2}:[0-9]{2} [+-][0-9]{4}")',
         rb"RFC822\.SIZE ([0-9]{1,19})",
         rb"MODSEQ \(([0-9]{1,19})\)",
         rb"X-GM-MSGID ([0-9]{1,19})",
@@ -300,8 +300,8 @@ def _fast_patterns(escapes: bool) -> FastPatterns:
 
     def fleaf(text: int) -> bytes:
         """body-type-basic / body-type-text with body-ext-1part up to
-        body-fld-loc, its groups numbered from ``text``: +0 'TEXT"' for a
-        text part, +1 type, +2 subtype (content), +3-4 the key and value of a
+        body-fld-loc, its groups numbered from ``text``: +0 set (empty) for
+        a text part, +1 type, +2 subtype (content), +3-4 the key and value of a
         body-fld-param of one pair (content), +5 any other body-fld-param
         (NIL, or two pairs and more; raw), +6 id, +7 description, +8
         encoding (content), +9 size, +10 lines, +11 the extension data, raw
@@ -316,7 +316,7 @@ def _fast_patterns(escapes: bool) -> FastPatterns:
             # a type of "MESSAGE" (message/rfc822 and the like) is for the
             # generic path; one of "TEXT" (any case) is noted by the first
             # group and must have the lines that no other type has
-            rb'\("(?!(?i:MESSAGE)")(?=((?i:TEXT)")?+)'
+            rb'\("(?!(?i:MESSAGE)")(?=(?:(?i:TEXT)"())?+)'
             + fqc[1:]
             + rb" "
             + fqc
@@ -360,7 +360,7 @@ def _fast_patterns(escapes: bool) -> FastPatterns:
         + rb")?+)?+)?+))?+\)"
     )
     return FastPatterns(
-        # one item: the groups above, then 53 BODY (before the body's own
+        # one item: the groups above, then 46 BODY (before the body's own
         # "("; the fast path knows BODYSTRUCTURE, the usual last item, by
         # its name alone)
         item=re.compile(rb"(?:" + rb"|".join(items) + rb"|(BODY) (?=\())"),

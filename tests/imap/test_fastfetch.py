@@ -209,11 +209,12 @@ def test_mutated_fetches_agree(base: bytes, data: Any) -> None:
 
 
 # INTERNALDATE as the fast path reads it (ISO 8601 through
-# datetime.fromisoformat when the day has two digits, the date's ISO form
-# cached: the cases run in order in one process, so most dates after the
-# first 16-Mar-2024 take the cache, and the one-digit and space-padded forms
-# of 5-Dec-1999 follow its two-digit form) against DATE_TIME's reading: the
-# same instant, or the generic path's error
+# datetime.fromisoformat when the day has two digits or a space and one,
+# the date's ISO form cached: the cases run in order in one process, so most
+# dates after the first 16-Mar-2024 take the cache, and the one-digit and
+# space-padded forms of 5-Dec-1999 follow its two-digit form, where 7-Jan-2001
+# is space-padded first) against DATE_TIME's reading: the same instant, or
+# the generic path's error
 @pytest.mark.parametrize(
     "date",
     [
@@ -232,6 +233,8 @@ def test_mutated_fetches_agree(base: bytes, data: Any) -> None:
         b"16-Mar-2024 24:00:00 +0000",
         b"16-Mar-2024 11:60:00 +0000",
         b"16-Mar-0000 11:26:22 +0100",
+        b" 7-Jan-2001 10:00:00 +0000",
+        b"07-Jan-2001 10:00:00 +0000",
     ],
 )
 def test_internaldate_agrees(date: bytes) -> None:
