@@ -151,10 +151,12 @@ def _body(w: Writer, r: Any) -> None:
         w.raw(b"* %d FETCH " % r.seq)
         write_fetch_items(w, r)
     elif isinstance(r, Exists | Recent):
-        if not isinstance(r.count, int) or isinstance(r.count, bool) or r.count >= 2**32:
-            raise LocalProtocolError(f"a count from 0 to 2^32 - 1: {r.count!r}")
+        name = "EXISTS" if isinstance(r, Exists) else "RECENT"
+        # number: 0 to 2^32 - 1
+        if not isinstance(r.count, int) or isinstance(r.count, bool) or not 0 <= r.count < 2**32:
+            raise LocalProtocolError(f"{name} needs a count from 0 to 2^32 - 1, not {r.count!r}")
         w.number(r.count)
-        w.raw(b" EXISTS" if isinstance(r, Exists) else b" RECENT")
+        w.raw(b" " + name.encode())
         w.parts.insert(0, b"* ")
     elif isinstance(r, Expunge):
         _check_seq("EXPUNGE", r.seq)
