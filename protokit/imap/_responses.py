@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 from ..errors import LocalProtocolError
 from ._body import BodyStructure, Envelope
 from ._grammar import HEADER_FIELD
-from ._types import Flag, Mailbox, SequenceSet, Tag
+from ._types import Flag, Mailbox, SequenceSet, Tag, is_nz_number
 
 _SECTION_TEXTS = (None, "HEADER", "HEADER.FIELDS", "HEADER.FIELDS.NOT", "TEXT", "MIME")
 
@@ -224,7 +224,7 @@ class Section:
 
     def __post_init__(self) -> None:
         for p in self.part:
-            if not isinstance(p, int) or isinstance(p, bool) or not 0 < p < 2**32:
+            if not is_nz_number(p):
                 raise LocalProtocolError(f"invalid section part: {p!r}")
         if self.text not in _SECTION_TEXTS:
             raise LocalProtocolError(f"invalid section text: {self.text!r}")

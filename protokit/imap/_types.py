@@ -36,6 +36,12 @@ _S = TypeVar("_S", bound=str)
 _T = TypeVar("_T")
 
 
+def is_nz_number(n: object) -> bool:
+    """nz-number: an int from 1 to 2^32 - 1 (message sequence numbers, UIDs,
+    section parts); a bool is no number."""
+    return isinstance(n, int) and not isinstance(n, bool) and 0 < n < 2**32
+
+
 def parsed(cls: type[_T], **fields: Any) -> _T:
     """Build a dataclass value without validation: the parser's path, for
     values whose every field it has already checked."""
@@ -171,9 +177,7 @@ class SequenceSet:
             if not isinstance(pair, tuple) or len(pair) != 2:
                 raise LocalProtocolError(f"sequence range must be a pair: {pair!r}")
             for n in pair:
-                if n is not None and (
-                    not isinstance(n, int) or isinstance(n, bool) or not 0 < n < 2**32
-                ):
+                if n is not None and not is_nz_number(n):
                     raise LocalProtocolError(f"sequence number out of range: {n!r}")
 
     @classmethod

@@ -34,7 +34,7 @@ from ._responses import (
     Thread,
     Vanished,
 )
-from ._types import Flag, Mailbox, SequenceSet, Tag
+from ._types import Flag, Mailbox, SequenceSet, Tag, is_nz_number
 from ._write import Adjacent, Writer, _quotable
 
 __all__ = ["check_response", "write_response", "write_response_code"]
@@ -140,8 +140,7 @@ def _mailbox(w: Writer, name: str) -> None:
 
 
 def _check_seq(name: str, n: object) -> None:
-    # nz-number: 1 to 2^32 - 1
-    if not isinstance(n, int) or isinstance(n, bool) or not 0 < n < 2**32:
+    if not is_nz_number(n):
         raise LocalProtocolError(f"{name} needs a sequence number from 1 to 2^32 - 1, not {n!r}")
 
 
